@@ -1,0 +1,30 @@
+"""The base of reference bodies: plain Python with the native body's semantics.
+
+`chainc sim` runs these, and the differential tests use them as the oracle of
+the native bodies. They are written from the NF's documentation, not
+translated from its Cython, so that a shared misreading is unlikely.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from chainc.ir.graph import NfNode
+    from chainc.packet import Packet
+
+
+class ReferenceNf:
+    """One NF instance. Subclasses override `process` (and `finish` for state reports)."""
+
+    def __init__(self, node: "NfNode"):
+        self.node = node
+        self.params = node.params
+
+    def process(self, pkt: "Packet", in_port: int) -> int:
+        """Return the output port index the packet leaves on, or -(1 + i) to
+        drop it for the spec's `drop_reasons[i]` (-1: dropped, no reason listed)."""
+        raise NotImplementedError
+
+    def finish(self) -> None:
+        """Called once after the last packet (flush logs, export flows)."""
