@@ -86,6 +86,7 @@ class ChainGraph:
         self.name = name
         self.source_path = source_path
         self.g = nx.MultiDiGraph()
+        self.port_bindings: dict[str, PortBinding] = {}  # declared ports, in order
 
     # -- building --------------------------------------------------------
     def add(self, node: NfNode) -> NfNode:

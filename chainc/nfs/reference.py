@@ -20,6 +20,7 @@ class ReferenceNf:
     def __init__(self, node: "NfNode"):
         self.node = node
         self.params = node.params
+        self.counters: dict[str, int] = {}  # same names as NativeBody.counters
 
     def process(self, pkt: "Packet", in_port: int) -> int:
         """Return the output port index the packet leaves on, or -(1 + i) to

@@ -64,6 +64,9 @@ class NativeBody:
     process_args: Callable[["NfNode"], list[str]] | None = None  # C literals, so cc specialises
     init_args: Callable[["NfNode"], list[str]] | None = None
     generate: Callable[["NfNode", str], str] | None = None  # extra Cython per instance
+    # uint64 fields of the state struct reported as the NF's own statistics
+    # (a reference body keeps the same names in its `counters` dict).
+    counters: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
