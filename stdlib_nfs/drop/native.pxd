@@ -1,0 +1,8 @@
+# Drop native body: every packet is dropped for drop_reasons[0] ("dropped").
+
+from dpdk cimport rte_mbuf
+from meta cimport pkt_meta
+
+
+cdef inline int drop_process(void* st, rte_mbuf* m, pkt_meta* meta, int in_port) noexcept nogil:
+    return -1

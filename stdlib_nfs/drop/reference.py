@@ -1,0 +1,8 @@
+"""Drop reference body."""
+
+from chainc.nfs.reference import ReferenceNf
+
+
+class Reference(ReferenceNf):
+    def process(self, pkt, in_port):
+        return -1  # drop_reasons[0] == "dropped"

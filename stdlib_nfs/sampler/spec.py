@@ -1,0 +1,53 @@
+"""Sampler: copy one packet in N (or with a probability) to a sample output."""
+
+from __future__ import annotations
+
+from chainc.nfs.spec import NfSpec, ParamSpec, StateKind
+from chainc.stdlib_nfs._support import param_span
+from chainc.values import FLOAT, INT
+
+
+def validate(node, reporter):
+    every = node.params.get("every")
+    prob = node.params.get("probability")
+    if (every is None) == (prob is None):
+        reporter.error("give exactly one of 'every' and 'probability'", node.span,
+                       hint="e.g. Sampler(every: 1000) or Sampler(probability: 0.001)")
+    if isinstance(every, int) and every < 1:
+        reporter.error("'every' must be at least 1", param_span(node, "every"))
+    if isinstance(prob, float) and not 0.0 < prob <= 1.0:
+        reporter.error("'probability' must be in (0, 1]", param_span(node, "probability"))
+    snap = node.params.get("snaplen")
+    if isinstance(snap, int) and snap < 0:
+        reporter.error("'snaplen' must be 0 (whole packet) or positive", param_span(node, "snaplen"))
+
+
+SPEC = NfSpec(
+    name="Sampler",
+    doc="Copy a sample of the packets (1 in N, or with a probability) to `sample`.",
+    params=(
+        ParamSpec("every", INT, None, "Sample every N-th packet (deterministic)."),
+        ParamSpec("probability", FLOAT, None, "Sample each packet with this probability (random)."),
+        ParamSpec("snaplen", INT, 128, "Copy at most this many bytes of a sampled packet (0: all)."),
+        ParamSpec("seed", INT, 1, "Seed of the random generator used with `probability`."),
+    ),
+    inputs=("in",),
+    outputs=("out", "sample"),
+    state=StateKind.NONE,
+    reads=(),
+    writes=(),
+    cycles=15,
+    drop_reasons=(),
+    description=(
+        "Every packet leaves on `out` unchanged. A sampled packet is also copied (up to "
+        "`snaplen` bytes, like an sFlow packet sample) to `sample`. With `every: N` the "
+        "N-th, 2N-th, ... packets are sampled; with `probability: p` each packet is "
+        "sampled independently with probability p, from a generator seeded by `seed`, so "
+        "runs are reproducible. Each replica keeps its own count, so the sampling rate "
+        "holds with any number of replicas. A copy that finds no free mbuf is skipped and "
+        "counted (`copy_failed`)."
+    ),
+    example="nf s = Sampler(every: 1000)\nwan -> s -> lan\ns.sample -> collector",
+    validate=validate,
+    native=None,
+)

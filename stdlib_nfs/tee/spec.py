@@ -1,0 +1,39 @@
+"""Tee: copy every packet to a second output."""
+
+from __future__ import annotations
+
+from chainc.nfs.spec import NfSpec, ParamSpec, StateKind
+from chainc.stdlib_nfs._support import param_span
+from chainc.values import INT
+
+
+def validate(node, reporter):
+    snap = node.params.get("snaplen")
+    if isinstance(snap, int) and snap < 0:
+        reporter.error("'snaplen' must be 0 (whole packet) or positive", param_span(node, "snaplen"))
+
+
+SPEC = NfSpec(
+    name="Tee",
+    doc="Send every packet to `out` and a copy of it to `copy` (port mirroring).",
+    params=(
+        ParamSpec("snaplen", INT, 0, "Copy at most this many bytes of each packet (0: all)."),
+    ),
+    inputs=("in",),
+    outputs=("out", "copy"),
+    state=StateKind.NONE,
+    reads=(),
+    writes=(),
+    cycles=120,
+    drop_reasons=(),
+    description=(
+        "The packet itself leaves on `out`; a deep copy (its own data, made with "
+        "rte_pktmbuf_copy, so rewrites on one path never show on the other) leaves on "
+        "`copy`, truncated to `snaplen` bytes when set. The copy carries the packet "
+        "metadata. If no mbuf is free for the copy, the copy is skipped and counted "
+        "(`copy_failed`); the original is never held back."
+    ),
+    example="nf t = Tee()\nwan -> t -> lan\nt.copy -> monitor",
+    validate=validate,
+    native=None,
+)
