@@ -44,6 +44,31 @@ static inline uint64_t chainc_load_u64(const uint64_t *p)
     return __atomic_load_n(p, __ATOMIC_RELAXED);
 }
 
+/* --max-packets: receivers claim budget per burst, so the total is exact
+ * whatever the number of receiving cores. max == 0 means unlimited. */
+static inline uint16_t chainc_claim_budget(uint64_t *used, uint64_t max, uint16_t want)
+{
+    if (max == 0)
+        return want;
+    uint64_t before = __atomic_fetch_add(used, want, __ATOMIC_RELAXED);
+    if (before >= max) {
+        __atomic_fetch_sub(used, want, __ATOMIC_RELAXED);
+        return 0;
+    }
+    uint64_t left = max - before;
+    if (left < want) {
+        __atomic_fetch_sub(used, want - left, __ATOMIC_RELAXED);
+        return (uint16_t)left;
+    }
+    return want;
+}
+
+static inline void chainc_return_budget(uint64_t *used, uint64_t max, uint16_t unused)
+{
+    if (max != 0 && unused != 0)
+        __atomic_fetch_sub(used, unused, __ATOMIC_RELAXED);
+}
+
 static inline uint16_t chainc_bswap16(uint16_t x) { return rte_be_to_cpu_16(x); }
 static inline uint32_t chainc_bswap32(uint32_t x) { return rte_be_to_cpu_32(x); }
 

@@ -174,3 +174,5 @@ cdef extern from "chainc_rt.h" nogil:
     uint64_t chainc_load_u64(const uint64_t* p)
     uint16_t chainc_bswap16(uint16_t x)
     uint32_t chainc_bswap32(uint32_t x)
+    uint16_t chainc_claim_budget(uint64_t* used, uint64_t max, uint16_t want)
+    void chainc_return_budget(uint64_t* used, uint64_t max, uint16_t unused)

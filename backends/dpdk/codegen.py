@@ -1,0 +1,158 @@
+"""Generate the Cython source of a chain's native binary from its PipelineModel.
+
+Everything a template prints is prepared here: C literals are formatted from
+typed Python values, names of the user's NFs appear only in comments (with
+comment terminators neutralised) or as Python string literals (escaped with
+`py_str`), and symbols are derived from node indices.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import jinja2
+
+from chainc.ir.graph import NodeKind, PortBinding
+
+from .model import NodeModel, PipelineModel
+
+TEMPLATES = Path(__file__).parent / "templates"
+BURST = 32
+
+
+class CodegenError(Exception):
+    """The chain cannot be compiled natively (e.g. an NF without a native body)."""
+
+
+def py_str(text: str) -> str:
+    """A Python/Cython string literal for any text (JSON escaping is a subset of Python's)."""
+    return json.dumps(text, ensure_ascii=True)
+
+
+def comment(text: str) -> str:
+    """Text safe inside a `#` comment line: one line, no template or C comment syntax."""
+    flat = " ".join(str(text).split())
+    for bad in ("*/", "/*", "{{", "}}", "{%", "%}"):
+        flat = flat.replace(bad, " ".join(bad))
+    return flat.encode("ascii", "backslashreplace").decode("ascii")
+
+
+@dataclass
+class NodeGlue:
+    """How the generated stage calls one NF."""
+
+    model: NodeModel
+    state_decl: str | None  # "cdef counter_state n3_st"
+    state_ref: str  # "&n3_st" or "NULL"
+    call: str  # the process call expression
+    init: str | None
+    drop_reasons: list[str]
+    counters: list[str]
+    extra: str = ""  # per-instance generated Cython (e.g. a compiled Classifier)
+
+
+def _glue(nm: NodeModel) -> NodeGlue:
+    spec = nm.node.spec
+    if spec is None or spec.native is None:
+        name = spec.name if spec else nm.node.type_name
+        raise CodegenError(
+            f"NF '{nm.node.id}' ({name}) has no native body yet, so it cannot be built; "
+            f"`chainc nfs` lists which NFs are available natively")
+    native = spec.native
+    sym = nm.sym
+    state_decl = f"cdef {native.state} {sym}_st" if native.state else None
+    state_ref = f"&{sym}_st" if native.state else "NULL"
+    args = [state_ref, "m", "meta", "inp"]
+    if native.process_args:
+        args += [str(a) for a in native.process_args(nm.node)]
+    call = f"{native.process.format(sym=sym)}({', '.join(args)})"
+    init = None
+    if native.init:
+        iargs = [state_ref] + ([str(a) for a in native.init_args(nm.node)] if native.init_args else [])
+        init = f"{native.init.format(sym=sym)}({', '.join(iargs)})"
+    extra = native.generate(nm.node, sym) if native.generate else ""
+    reasons = list(spec.drop_reasons) + ["dropped", "bad-output"]
+    return NodeGlue(nm, state_decl, state_ref, call, init, reasons, list(native.counters), extra)
+
+
+def _target_code(nm: NodeModel) -> list[dict]:
+    out = []
+    for i, (port, target) in enumerate(nm.targets):
+        kind = target[0]
+        out.append({"index": i, "port": comment(port), "kind": kind, "args": target[1:]})
+    return out
+
+
+def _pcap_arg(path: str, base_dir: str) -> str:
+    """Default pcap paths are stored relative to the .chain file's directory."""
+    if not os.path.isabs(path):
+        return path
+    return os.path.relpath(path, base_dir)
+
+
+def port_devargs(name: str, binding: PortBinding | None, base_dir: str) -> str:
+    """The default DPDK device of a port: a vdev string or a PCI address."""
+    if binding is None:
+        return f"net_null_{name}"
+    args = binding.args
+    d = binding.driver
+    if d == "pcap":
+        parts = [f"net_pcap_{name}"]
+        if args.get("in"):
+            parts.append(f"rx_pcap={_pcap_arg(str(args['in']), base_dir)}")
+        if args.get("out"):
+            parts.append(f"tx_pcap={_pcap_arg(str(args['out']), base_dir)}")
+        return ",".join(parts)
+    if d == "null":
+        return f"net_null_{name}"
+    if d == "ring":
+        return f"net_ring_{name}"
+    if d == "tap":
+        return f"net_tap_{name},iface={args.get('iface', args.get('name', name))}"
+    if d == "af_packet":
+        return f"net_af_packet_{name},iface={args.get('iface', args.get('name', name))}"
+    if d in ("pci", "vdev"):
+        return str(args.get("address") or args.get("devargs") or args.get("0") or "")
+    raise CodegenError(f"port '{name}': unknown driver '{d}'")
+
+
+def render(model: PipelineModel, base_dir: str) -> tuple[str, list[str]]:
+    """Return the .pyx text and the NF .pxd module names it cimports."""
+    glue: dict[int, NodeGlue] = {}
+    for nm in model.nodes:
+        if nm.kind is NodeKind.NF:
+            glue[nm.index] = _glue(nm)
+    pxd_modules = sorted({nf_module_name(g.model) for g in glue.values()
+                          if g.model.node.spec.native.pxd})
+    max_drop = max([len(g.drop_reasons) for g in glue.values()] + [1])
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        autoescape=False,
+    )
+    env.filters["py_str"] = py_str
+    env.filters["comment"] = comment
+    template = env.get_template("chain.pyx.j2")
+    text = template.render(
+        model=model,
+        glue=glue,
+        targets={nm.index: _target_code(nm) for nm in model.nodes},
+        nf_modules=pxd_modules,
+        burst=BURST,
+        max_out=model.max_outputs,
+        max_drop=max_drop,
+        devargs={p.index: port_devargs(p.name, p.binding, base_dir) for p in model.ports},
+        NodeKind=NodeKind,
+    )
+    return text, pxd_modules
+
+
+def nf_module_name(nm: NodeModel) -> str:
+    folder = nm.node.spec.folder
+    return "nf_" + (folder.name if folder else nm.node.spec.name.lower())
