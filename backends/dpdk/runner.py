@@ -1,0 +1,135 @@
+"""Run a built chain binary over pcap files with DPDK vdevs: no NIC, no hugepages.
+
+This is what `chainc run` does after the build: bind every port to a net_pcap
+vdev (input and output files from the command line, else the .chain file's
+defaults), give the binary one lcore per stage, and keep the EAL's runtime
+files private to this run.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from chainc.ir.graph import ChainGraph
+
+from .model import build_model
+
+
+class RunError(Exception):
+    """The run cannot start; the message says why."""
+
+
+@dataclass
+class RunOptions:
+    inputs: dict[str, str] = field(default_factory=dict)  # port -> pcap to receive
+    outputs: dict[str, str] = field(default_factory=dict)  # port -> pcap to write
+    infinite: bool = False  # replay inputs forever (benchmarks); needs --duration
+    duration: float = 0.0
+    max_packets: int = 0
+    stats_json: str | None = None
+    stats_interval: float = 0.0
+    quiet: bool = False
+    memory_mb: int = 512
+    first_core: int = 0
+    eal_extra: list[str] = field(default_factory=list)
+
+
+def _devarg_path(port: str, path: str) -> str:
+    full = os.path.abspath(path)
+    if any(c in full for c in ",=\n"):
+        raise RunError(f"port {port}: the path {path!r} contains ',' or '=', which DPDK's "
+                       "device arguments cannot carry; rename or link the file")
+    return full
+
+
+def port_overrides(graph: ChainGraph, opts: RunOptions) -> list[str]:
+    """`--port NAME=DEVICE` arguments binding pcap files given on the command line."""
+    ports = graph.ports()
+    for name in list(opts.inputs) + list(opts.outputs):
+        if name not in ports:
+            raise RunError(f"this chain has no port '{name}' (ports: {', '.join(ports) or 'none'})")
+    args = []
+    base = os.path.dirname(os.path.abspath(graph.source_path)) if graph.source_path else "."
+    for name in ports:
+        binding = graph.port_bindings.get(name)
+        default_in = default_out = None
+        if binding is not None and binding.driver == "pcap":
+            default_in, default_out = binding.args.get("in"), binding.args.get("out")
+        rx = opts.inputs.get(name) or (default_in and os.path.join(base, str(default_in)))
+        tx = opts.outputs.get(name) or (default_out and os.path.join(base, str(default_out)))
+        if name not in opts.inputs and name not in opts.outputs and not opts.infinite:
+            continue  # the binary's own default binding applies
+        parts = [f"net_pcap_{name}"]
+        if rx:
+            parts.append(f"rx_pcap={_devarg_path(name, rx)}")
+            if opts.infinite:
+                parts.append("infinite_rx=1")
+        if tx:
+            parts.append(f"tx_pcap={_devarg_path(name, tx)}")
+        args += ["--port", f"{name}={','.join(parts)}"]
+    return args
+
+
+def eal_args(n_stages: int, opts: RunOptions, prefix: str) -> list[str]:
+    first = opts.first_core
+    cores = f"{first}-{first + n_stages - 1}" if n_stages > 1 else str(first)
+    return ["-l", cores, "--no-huge", "-m", str(opts.memory_mb), "--no-shconf",
+            "--file-prefix", prefix, "--no-pci", "--no-telemetry", "--log-level=warning",
+            *opts.eal_extra]
+
+
+def app_args(graph: ChainGraph, opts: RunOptions) -> list[str]:
+    base = os.path.dirname(os.path.abspath(graph.source_path)) if graph.source_path else "."
+    args = ["--chain-dir", base, *port_overrides(graph, opts)]
+    if opts.duration:
+        args += ["--duration", str(opts.duration)]
+    if opts.max_packets:
+        args += ["--max-packets", str(opts.max_packets)]
+    if opts.stats_json:
+        args += ["--stats-json", opts.stats_json]
+    if opts.stats_interval:
+        args += ["--stats-interval", str(opts.stats_interval)]
+    if opts.quiet:
+        args.append("--quiet")
+    return args
+
+
+def command(binary: Path, graph: ChainGraph, opts: RunOptions, prefix: str) -> list[str]:
+    n_stages = len(build_model(graph).stages)
+    if opts.first_core + n_stages > (os.cpu_count() or 1):
+        raise RunError(f"this chain runs {n_stages} stages, one per core, but this machine has "
+                       f"{os.cpu_count()} core(s)")
+    return [str(binary), *eal_args(n_stages, opts, prefix), "--", *app_args(graph, opts)]
+
+
+def runtime_dirs(prefix: str) -> list[Path]:
+    """Where the EAL keeps a run's runtime files (root and non-root layouts)."""
+    dirs = [Path("/var/run/dpdk") / prefix]
+    if os.environ.get("XDG_RUNTIME_DIR"):
+        dirs.append(Path(os.environ["XDG_RUNTIME_DIR"]) / "dpdk" / prefix)
+    dirs.append(Path("/tmp/dpdk") / prefix)
+    return dirs
+
+
+def run(binary: Path, graph: ChainGraph, opts: RunOptions,
+        capture: bool = False) -> subprocess.CompletedProcess:
+    """Run the binary to completion; Ctrl-C is passed on and the run still reports."""
+    if opts.infinite and not opts.duration and not opts.max_packets:
+        raise RunError("replaying inputs forever needs --duration or --max-packets")
+    prefix = f"chainc-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    cmd = command(binary, graph, opts, prefix)
+    # The child gets SIGINT from the terminal itself; ignoring it here lets the
+    # child stop cleanly and print its statistics before we return.
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        return subprocess.run(cmd, capture_output=capture, text=True)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        for d in runtime_dirs(prefix):
+            shutil.rmtree(d, ignore_errors=True)
