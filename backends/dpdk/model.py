@@ -149,6 +149,9 @@ def build_model(graph: ChainGraph) -> PipelineModel:
             p.tx_stage, p.tx_node = nm.stage, nm.index
             stages[nm.stage].tx_ports.append(p.index)
 
+    for st in stages:  # poll inputs in declaration order, as `chainc sim` serves them
+        st.rx_ports.sort()
+        st.tx_ports.sort()
     rings: list[RingModel] = []
     for nm in nodes:
         for out_port in nm.node.outputs:
