@@ -21,23 +21,6 @@ def param_span(node: "NfNode", name: str) -> "Span":
     return node.param_spans.get(name) or node.span
 
 
-def span_in_literal(span: "Span | None", start: int, end: int) -> "Span | None":
-    """The span of characters [start, end) of a string literal's decoded text.
-
-    Exact for literals without escapes; for anything else (a constant's name,
-    a literal with escapes) the whole span is returned rather than a wrong one.
-    """
-    if span is None:
-        return None
-    text = span.text
-    if len(text) >= 2 and text[0] == '"' and text[-1] == '"' and "\\" not in text:
-        inner = len(text) - 2
-        start = max(0, min(start, inner))
-        end = max(start + 1, min(end, inner)) if inner else start
-        return span.sub(start + 1, end + 1)
-    return span
-
-
 def read_param_file(node: "NfNode", name: str, reporter: "Reporter", what: str) -> str | None:
     """The text of the file a PATH parameter names, or None after reporting why not."""
     value = node.params.get(name)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from chainc.nfs.spec import NativeBody, NfSpec, ParamSpec, StateKind
-from chainc.stdlib_nfs._support import param_span, span_in_literal
+from chainc.stdlib_nfs._support import param_span
+from chainc.syntax import string_span
 from chainc.values import MATCH, WILDCARD, Block, BlockOf
 
 if TYPE_CHECKING:
@@ -50,24 +51,10 @@ def validate(node: "NfNode", reporter: "Reporter") -> None:
         except MatchSyntaxError as exc:
             start = getattr(exc, "start", 0) or 0
             end = getattr(exc, "end", start + 1) or start + 1
-            span = _literal_span(entry.value_span, start, end) or key_span
+            span = string_span(entry.value_span, start, end) or key_span
             message = getattr(exc, "message", None) or str(exc)
             reporter.error(f"bad match expression in arm '{entry.key}': {message}", span,
                            hint=getattr(exc, "hint", None))
-
-
-def _literal_span(span, start: int, end: int):
-    """Map offsets in the decoded string to the source, via the front end's helper when present."""
-    try:
-        from chainc.syntax import string_span  # type: ignore[attr-defined]
-    except ImportError:
-        string_span = None
-    if string_span is not None and span is not None:
-        try:
-            return string_span(span, start, end)
-        except Exception:
-            pass
-    return span_in_literal(span, start, end)
 
 
 def _note(message: str, span):
