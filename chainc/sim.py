@@ -92,7 +92,7 @@ def simulate(graph: ChainGraph, inputs: Mapping[str, Iterable[bytes | tuple[int,
             cursor[port] += len(burst)
             for ts, frame in burst:
                 rx[port] += 1
-                pkt = Packet(bytearray(frame))
+                pkt = Packet(frame, port=port, ts=ts / 1e9)
                 node, in_port, hops = entry[port], 0, 0
                 while True:
                     hops += 1
