@@ -1,0 +1,1 @@
+"""The hand-written C DPDK baseline of the benchmarks (see build.py)."""
