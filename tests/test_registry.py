@@ -429,3 +429,12 @@ def test_vlanpush_ranges():
     assert not validate(make_node("VlanPush", {"vid": 100, "pcp": 7})).diagnostics
     msgs = [e.message for e in validate(make_node("VlanPush", {"vid": 4095, "pcp": 8})).errors]
     assert msgs == ["'vid' must be between 0 and 4094, got 4095", "'pcp' must be between 0 and 7, got 8"]
+
+
+def test_firewall_default_accepts_the_usual_synonyms():
+    from chainc.values import Symbol
+    ptype = stdlib().get("Firewall").param("default").type
+    assert [ptype.accept(Symbol(w)) for w in ("drop", "deny", "allow", "permit", "accept")] == [
+        "deny", "deny", "allow", "allow", "allow"]
+    with pytest.raises(TypeMismatch):
+        ptype.accept(Symbol("maybe"))

@@ -4,9 +4,19 @@ from __future__ import annotations
 
 from chainc.nfs.spec import REQUIRED, NfSpec, ParamSpec, StateKind
 from chainc.stdlib_nfs._support import read_param_file, report_file_errors
-from chainc.values import PATH, Enum
+from chainc.values import PATH, Enum, Symbol
 
-from .rules import parse_rules
+from .rules import ACTIONS, parse_rules
+
+
+class _Action(Enum):
+    """allow | deny, also written as the rule files' synonyms (drop, permit, accept, reject)."""
+
+    def accept(self, value):
+        name = value.name if isinstance(value, Symbol) else value
+        if isinstance(name, str) and name.lower() in ACTIONS:
+            return ACTIONS[name.lower()]
+        return super().accept(value)
 
 
 def outputs(params):
@@ -30,8 +40,8 @@ SPEC = NfSpec(
         ParamSpec("format", Enum("chainc", "classbench"), "chainc",
                   "Rule file format: `chainc` (action + pcap-filter expression per line) "
                   "or `classbench` (ClassBench filters, each an allow rule)."),
-        ParamSpec("default", Enum("allow", "deny"), "deny",
-                  "What happens to a packet that matches no rule."),
+        ParamSpec("default", _Action("allow", "deny"), "deny",
+                  "What happens to a packet that matches no rule (`drop` means deny)."),
         ParamSpec("denied", Enum("drop", "output"), "drop",
                   "Drop denied packets, or send them to an extra output port `denied` "
                   "(to log or mirror them)."),
