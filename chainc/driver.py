@@ -16,6 +16,7 @@ naming the stage; the CLI prints it as an internal compiler error.
 
 from __future__ import annotations
 
+import gc
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
@@ -105,6 +106,18 @@ def load_registry(nf_paths: Sequence[str] = ()) -> Any:
 
 
 def run_pipeline(c: Compilation) -> LoadResult:
+    # The front end allocates many small objects and frees few: the cyclic
+    # garbage collector would only slow it down.
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _run(c)
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _run(c: Compilation) -> LoadResult:
     for name, stage in STAGES:
         start = time.perf_counter()
         try:
@@ -167,3 +180,58 @@ def tidy(diagnostics: list[Diagnostic], loader: ModuleLoader | None) -> list[Dia
         return (0, 0, 0) if d.span is None else (2, 0, 0)
 
     return sorted(unique, key=anchor)
+
+
+# ---------------------------------------------------------------- front-end commands
+
+
+@dataclass
+class CheckOutcome:
+    path: str
+    diagnostics: list[Diagnostic]
+    graph: ChainGraph | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.graph is not None
+
+    def summary(self) -> str:
+        assert self.graph is not None
+        from chainc.ir.graph import NodeKind
+
+        nfs = len(self.graph.nodes(NodeKind.NF))
+        edges = len(self.graph.edges())
+        return f"{self.path}: ok ({nfs} NF{'s' if nfs != 1 else ''}, {edges} edge{'s' if edges != 1 else ''})"
+
+
+def check_file(path: str, registry: Any) -> CheckOutcome:
+    """`chainc check` for one file: every diagnostic, and the graph if there was no error."""
+    try:
+        result = load_chain(path, registry=registry)
+    except CompileError as exc:
+        return CheckOutcome(path, exc.diagnostics)
+    return CheckOutcome(path, result.warnings, result.graph)
+
+
+def format_file_text(text: str, path: str) -> str:
+    """The canonical layout of a file's text; raises CompileError on a syntax error."""
+    from chainc.source import SourceFile
+    from chainc.syntax.printer import format_source
+
+    try:
+        return format_source(SourceFile(path, text))
+    except CompileError:
+        raise
+    except Exception as exc:
+        raise InternalError("fmt", exc) from exc
+
+
+def read_text(path: str) -> str:
+    """A .chain file's text, or CompileError saying why it cannot be read."""
+    from chainc.sema.modules import read_source
+
+    reporter = Reporter()
+    source = read_source(path, path, reporter)
+    if source is None:
+        raise CompileError(reporter.diagnostics)
+    return source.text

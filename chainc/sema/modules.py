@@ -14,6 +14,7 @@ the import strings (`examples/lib/scrub.chain`), never an absolute path.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Union
@@ -24,6 +25,14 @@ from chainc.syntax import ast
 from chainc.syntax.parser import parse
 
 MAX_FILE_BYTES = 16 * 1024 * 1024
+_NEWLINE = re.compile("\n")
+
+
+class FastSourceFile(SourceFile):
+    """A SourceFile whose line index is built by a regular expression (large files)."""
+
+    def __post_init__(self) -> None:
+        self._line_starts = [0] + [m.end() for m in _NEWLINE.finditer(self.text)]
 
 
 @dataclass
@@ -91,7 +100,7 @@ def read_source(path: str | Path, display: str, reporter: Reporter,
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         text = raw.decode("utf-8", errors="replace")
-        source = SourceFile(display, text)
+        source = FastSourceFile(display, text)
         offset = len(raw[:exc.start].decode("utf-8", errors="replace"))
         reporter.error(f"this file is not UTF-8 text (byte 0x{raw[exc.start]:02x})",
                        Span(source, offset, offset + 1),
@@ -99,7 +108,7 @@ def read_source(path: str | Path, display: str, reporter: Reporter,
         return None
     if text.startswith("\ufeff"):
         text = " " + text[1:]  # a byte-order mark: keep offsets, ignore it
-    return SourceFile(display, text)
+    return FastSourceFile(display, text)
 
 
 class ModuleLoader:
@@ -121,7 +130,7 @@ class ModuleLoader:
     def load_text(self, text: str, display: str, directory: str | Path = ".") -> Module:
         """A main module from text (tests, tools); imports are relative to `directory`."""
         real = (Path(directory) / os.path.basename(display or "chain.chain")).resolve()
-        return self._load_source(SourceFile(display, text), real, stack=[])
+        return self._load_source(FastSourceFile(display, text), real, stack=[])
 
     def directory_of(self, source: SourceFile) -> Path | None:
         return self.dirs.get(id(source))

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from chainc.diagnostics import Note, Reporter, did_you_mean
-from chainc.ir.graph import ChainGraph, NfNode, NodeKind, PortBinding
+from chainc.ir.graph import ChainGraph, Edge, NfNode, NodeKind, PortBinding
 from chainc.ir.verify import Suppressed, verify
 from chainc.nfs.spec import NfSpec
 from chainc.sema.modules import Definition, Module, ModuleLoader
@@ -148,6 +148,7 @@ class Resolver:
         self.boundaries: dict[str, tuple[str, str]] = {}  # node id -> ("in"|"out", port name)
         self.labels: dict[str, str] = {}
         self.lazy: dict[str, Callable[[], NfNode]] = {}
+        self.used: dict[tuple[str, str], Edge] = {}  # (node, output) -> its edge
         self.expanding: list[ast.ChainDef] = []
         self.checked_defs: set[int] = set()
         self.scratch = False
@@ -662,10 +663,11 @@ class Resolver:
             default = self._default(p, env) if p.default is not None else None
             env.params[p.name] = default or Val(UNKNOWN, p.name_span, p.name_span, unknown=True)
         # Expand into a scratch graph; errors found there are real, the graph is thrown away.
-        saved = (self.graph, self.suppressed, self.boundaries, self.labels, self.lazy, self.scratch)
+        saved = (self.graph, self.suppressed, self.boundaries, self.labels, self.lazy, self.used,
+                 self.scratch)
         self.graph = ChainGraph(chain.name, definition.module.display)
         self.suppressed = Suppressed()
-        self.boundaries, self.labels, self.lazy = {}, {}, {}
+        self.boundaries, self.labels, self.lazy, self.used = {}, {}, {}, {}
         self.scratch = True
         try:
             inst = Instance(chain.name, chain.name, chain, chain.name_span)
@@ -696,7 +698,7 @@ class Resolver:
             else:
                 verify(self.graph, self.reporter, self.suppressed)
         finally:
-            (self.graph, self.suppressed, self.boundaries, self.labels, self.lazy,
+            (self.graph, self.suppressed, self.boundaries, self.labels, self.lazy, self.used,
              self.scratch) = saved
 
     # ------------------------------------------------------------ connections
@@ -913,7 +915,7 @@ class Resolver:
         (u, p), (v, q) = out, inn
         self._ensure(u)
         self._ensure(v)
-        existing = self.graph.edge_from(u, p)
+        existing = self.used.get((u, p))
         if existing is not None:
             target = self.labels.get(existing.dst, existing.dst)
             what = self._describe(src, p)
@@ -924,7 +926,10 @@ class Resolver:
                      "them with a Tee: `nf t = Tee()`, then `... -> t -> a` and `t.copy -> b`")
             self.suppressed.reach.add(v)
             return
-        self.graph.connect(u, p, v, q, span)
+        # ChainGraph.connect, without its search for an existing edge: `used` knows.
+        edge = Edge(u, p, v, q, span)
+        self.graph.g.add_edge(u, v, key=p, edge=edge)
+        self.used[(u, p)] = edge
 
     # ------------------------------------------------------------ splicing
     def _splice(self) -> None:
@@ -938,12 +943,15 @@ class Resolver:
             reach = node_id in self.suppressed.reach
             outputs = node_id in self.suppressed.outputs
             g.remove(node_id)
+            for e in ins:
+                self.used.pop((e.src, e.out_port), None)
             self.suppressed.reach.discard(node_id)
             self.suppressed.outputs.discard(node_id)
             target = outs[0] if outs else None
             for e in ins:
                 if target is not None:
-                    g.connect(e.src, e.out_port, target.dst, target.in_port, e.span)
+                    self.used[(e.src, e.out_port)] = g.connect(e.src, e.out_port, target.dst,
+                                                               target.in_port, e.span)
                 else:
                     self.suppressed.outputs.add(e.src)
                 if outputs:
