@@ -67,7 +67,7 @@ def fake_registry() -> Registry:
 
 def load(text: str, path: str = "test.chain", directory: str | Path = ".", registry=None):
     """load_text with the fake registry; returns the LoadResult."""
-    return load_text(text, path, registry=registry or fake_registry(), directory=str(directory))
+    return load_text(text, path, registry=registry if registry is not None else fake_registry(), directory=str(directory))
 
 
 def errors(text: str, path: str = "test.chain", directory: str | Path = ".", registry=None) -> str:

@@ -703,26 +703,29 @@ class Resolver:
 
     # ------------------------------------------------------------ connections
     def _connection(self, conn: ast.Connection, scope: Scope) -> None:
-        resolved = [self._endpoint(ep, scope) for ep in conn.endpoints]
-        n = len(resolved)
-        sides: list[tuple[str | None, str | None]] = []  # (out port, in port) named per endpoint
-        for i, (item, port, port_span) in enumerate(resolved):
-            first, last = i == 0, i == n - 1
-            sides.append(self._port_sides(item, port, port_span, first, last))
+        """One edge per arrow. Endpoints are resolved and their nodes made in
+        source order, so the graph lists nodes in the order they are written."""
+        eps = conn.endpoints
+        n = len(eps)
+        src, port, port_span = self._endpoint(eps[0], scope)
+        src_out, _ = self._port_sides(src, port, port_span, True, n == 1)
         for i in range(n - 1):
-            src, _, _ = resolved[i]
-            dst, _, _ = resolved[i + 1]
-            src_ep, dst_ep = conn.endpoints[i], conn.endpoints[i + 1]
-            span = src_ep.span.union(dst_ep.span)
-            out = self._pick_out(src, sides[i][0], src_ep)
-            inn = self._pick_in(dst, sides[i + 1][1], dst_ep)
+            out = self._pick_out(src, src_out, eps[i])
+            if out is not None:
+                self._ensure(out[0])
+            dst, port, port_span = self._endpoint(eps[i + 1], scope)
+            dst_out, dst_in = self._port_sides(dst, port, port_span, False, i + 1 == n - 1)
+            inn = self._pick_in(dst, dst_in, eps[i + 1])
+            if inn is not None:
+                self._ensure(inn[0])
             if out is None or inn is None:
                 if out is None:
                     self._taint(dst, reach=True)
                 if inn is None:
                     self._taint(src, outputs=True)
-                continue
-            self._edge(out, inn, span, src, dst)
+            else:
+                self._edge(out, inn, eps[i].span.union(eps[i + 1].span), src, dst)
+            src, src_out = dst, dst_out
 
     def _endpoint(self, ep: ast.Endpoint, scope: Scope) -> tuple[Item, str | None, Span | None]:
         if isinstance(ep, ast.CallEndpoint):
