@@ -33,6 +33,7 @@ class Suppressed:
 
     reach: set[str] = field(default_factory=set)  # don't report as unreachable / unconnected
     outputs: set[str] = field(default_factory=set)  # don't report unconnected outputs
+    ports: set[str] = field(default_factory=set)  # port names: don't warn they are unused
 
 
 def local_label(node: NfNode) -> str:
@@ -48,7 +49,7 @@ def verify(graph: ChainGraph, reporter: Reporter, suppressed: Suppressed | None 
     check_cycles(graph, reporter)
     isolated = check_outputs(graph, reporter, suppressed)
     check_reachable(graph, reporter, suppressed, isolated)
-    check_ports(graph, reporter)
+    check_ports(graph, reporter, suppressed)
 
 
 # ---------------------------------------------------------------- cycles
@@ -165,10 +166,13 @@ def check_reachable(graph: ChainGraph, reporter: Reporter, suppressed: Suppresse
 # ---------------------------------------------------------------- ports
 
 
-def check_ports(graph: ChainGraph, reporter: Reporter) -> None:
+def check_ports(graph: ChainGraph, reporter: Reporter, suppressed: Suppressed | None = None) -> None:
     used_in = {n.port for n in graph.nodes(NodeKind.PORT_IN)}
     used_out = {n.port for n in graph.nodes(NodeKind.PORT_OUT)}
+    skip = suppressed.ports if suppressed is not None else set()
     for name, binding in graph.port_bindings.items():
+        if name in skip:
+            continue
         if name not in used_in and name not in used_out:
             reporter.warning(f"port '{name}' is declared but never used", binding.span,
                              hint=f"connect it (`{name} -> ...` or `... -> {name}`) or remove it")

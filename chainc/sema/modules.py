@@ -59,6 +59,7 @@ class Module:
     program: ast.Program
     names: dict[str, Definition] = field(default_factory=dict)
     broken: set[str] = field(default_factory=set)  # names whose statements did not parse
+    incomplete: bool = False  # an import failed: names it would define are unknown
 
     @property
     def directory(self) -> Path:
@@ -164,22 +165,27 @@ class ModuleLoader:
             names = [d for _, d in stack[on_stack.index(target):]] + [display]
             self.reporter.error(f"import cycle: {' -> '.join(names)}", stmt.path_span,
                                 hint="a file cannot import itself, directly or through other files")
+            module.incomplete = True
             return
         imported = self.modules.get(target)
         if imported is None:
             if not target.is_file() and not target.is_dir():
                 hint = _similar_file(target)
-                self.reporter.error(f"cannot import '{stmt.path}': no such file "
-                                    f"(looked for '{display}')", stmt.path_span, hint=hint)
+                looked = f" (looked for '{display}')" if display != os.path.normpath(stmt.path) else ""
+                self.reporter.error(f"cannot import '{stmt.path}': no such file{looked}",
+                                    stmt.path_span, hint=hint)
+                module.incomplete = True
                 return
             source = read_source(target, display, self.reporter, span=stmt.path_span)
             if source is None:
+                module.incomplete = True
                 return
             imported = self._load_source(source, target, stack)
             self._check_library(imported, stmt)
         for name, definition in imported.names.items():
             self._define(module, definition, import_span=stmt.path_span)
         module.broken |= imported.broken - {"*"}
+        module.incomplete |= imported.incomplete or "*" in imported.broken
 
     def _check_library(self, module: Module, stmt: ast.Import) -> None:
         for s in module.program.stmts:

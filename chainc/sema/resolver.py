@@ -151,6 +151,7 @@ class Resolver:
         self.used: dict[tuple[str, str], Edge] = {}  # (node, output) -> its edge
         self.expanding: list[ast.ChainDef] = []
         self.checked_defs: set[int] = set()
+        self.reported_cycles: set[frozenset[str]] = set()
         self.scratch = False
 
     # ------------------------------------------------------------ entry point
@@ -160,6 +161,12 @@ class Resolver:
         scope = Scope("", (), Env(module))
         try:
             self._body(module.program.stmts, scope)
+            for word in module.program.broken_words:
+                item = scope.names.get(word)
+                if item is not None:  # perhaps connected by the statement that did not parse
+                    self._taint(item, reach=True, outputs=True)
+                    if item.kind == "port":
+                        self.suppressed.ports.add(word)
             for m in list(self.loader.modules.values()):
                 for stmt in m.program.stmts:
                     if isinstance(stmt, ast.ChainDef) and m.names.get(stmt.name) is not None \
@@ -321,6 +328,8 @@ class Resolver:
         item = self._instantiate(stmt.call, scope, stmt.name if ok else None, stmt.name_span)
         if ok:
             scope.names[stmt.name] = item
+        else:
+            self._taint(item, reach=True, outputs=True)  # the name error says it all
 
     def _instantiate(self, call: ast.Call, scope: Scope, name: str | None,
                      name_span: Span | None) -> Item:
@@ -343,8 +352,8 @@ class Resolver:
             return self._make_nf(spec, call, scope, name, span)
         if definition is not None:  # a constant
             self.reporter.error(f"'{call.type}' is a constant, not an NF type", call.type_span)
-        elif call.type in module.broken or "*" in module.broken:
-            pass  # its definition did not parse; that error is enough
+        elif call.type in module.broken or "*" in module.broken or module.incomplete:
+            pass  # its definition did not parse, or an import failed: that error is enough
         else:
             candidates = [*self.registry.names(), *module.chains()]
             hint = did_you_mean(call.type, candidates)
@@ -387,11 +396,14 @@ class Resolver:
         params: dict[str, Any] = {}
         spans: dict[str, Span] = {}
         unknown_values = False
+        meant: set[str] = set()  # parameters a misspelt name was probably meant to be
         for pname, (val, pspan) in given.items():
             pspec = spec.param(pname)
             if pspec is None:
                 names = [p.name for p in spec.params]
                 hint = did_you_mean(pname, names)
+                if hint is not None:
+                    meant.add(hint.split("'")[1])
                 if hint is None:
                     hint = (f"its parameters are: {', '.join(names)}" if names
                             else f"{spec.name} takes no parameters")
@@ -409,12 +421,14 @@ class Resolver:
             spans[pname] = val.origin or val.use
         missing = [p for p in spec.params if p.required and p.name not in given]
         if missing:
+            errors = True
+            missing = [p for p in missing if p.name not in meant]
+        if missing:
             names = ", ".join(f"'{p.name}'" for p in missing)
             plural = "s" if len(missing) > 1 else ""
             example = ", ".join(f"{p.name}: {type_hint_for(p.type)}" for p in missing)
             self.reporter.error(f"{spec.name} needs parameter{plural} {names}", call.span,
                                 hint=f"add `{example}`")
-            errors = True
         for p in spec.params:
             if p.name not in params and not p.required and p.name not in given:
                 params[p.name] = p.default
@@ -483,6 +497,10 @@ class Resolver:
         inst_id = scope.prefix + name
         if chain in self.expanding:
             cycle = [c.name for c in self.expanding[self.expanding.index(chain):]] + [chain.name]
+            key = frozenset(cycle)
+            if key in self.reported_cycles:
+                return Item(name, "broken", span)
+            self.reported_cycles.add(key)
             self.reporter.error(f"sub-chain '{chain.name}' contains itself: {' -> '.join(cycle)}",
                                 call.type_span, hint="a sub-chain cannot instantiate itself, "
                                 "directly or through other sub-chains")
@@ -538,6 +556,7 @@ class Resolver:
         ok = True
         declared = {p.name: p for p in chain.params}
         seen: dict[str, Span] = {}
+        meant: set[str] = set()
         for arg in call.args or []:
             if arg.name is None:
                 first = chain.params[0].name if chain.params else None
@@ -554,7 +573,10 @@ class Resolver:
             seen[arg.name] = arg.name_span or arg.span
             param = declared.get(arg.name)
             if param is None:
-                hint = did_you_mean(arg.name, declared) or (
+                close = did_you_mean(arg.name, declared)
+                if close is not None:
+                    meant.add(close.split("'")[1])
+                hint = close or (
                     f"its parameters are: {', '.join(declared)}" if declared
                     else f"'{chain.name}' takes no parameters")
                 self.reporter.error(f"sub-chain '{chain.name}' has no parameter '{arg.name}'",
@@ -575,6 +597,9 @@ class Resolver:
             env.params[arg.name] = Val(value, val.origin, val.use, unknown=value is UNKNOWN,
                                        items=val.items)
         missing = [p for p in chain.params if p.name not in seen and p.default is None]
+        if missing:
+            ok = False
+            missing = [p for p in missing if p.name not in meant]
         if missing:
             names = ", ".join(f"'{p.name}'" for p in missing)
             plural = "s" if len(missing) > 1 else ""
@@ -719,10 +744,8 @@ class Resolver:
             if inn is not None:
                 self._ensure(inn[0])
             if out is None or inn is None:
-                if out is None:
-                    self._taint(dst, reach=True)
-                if inn is None:
-                    self._taint(src, outputs=True)
+                self._taint(dst, reach=True)  # the edge the user meant is missing: its
+                self._taint(src, outputs=True)  # ends are not unconnected by their fault
             else:
                 self._edge(out, inn, eps[i].span.union(eps[i + 1].span), src, dst)
             src, src_out = dst, dst_out
@@ -779,6 +802,10 @@ class Resolver:
             pass
         else:
             hint = did_you_mean(name, [*scope.names, "drop"])
+            if hint is not None:
+                meant = scope.names.get(hint.split("'")[1])
+                if meant is not None:
+                    self._taint(meant, reach=True, outputs=True)
             if hint is None and scope.outer is not None and name in scope.outer.names:
                 hint = (f"'{name}' is defined outside this sub-chain; a sub-chain reaches the "
                         f"outside only through `in` and `out`")

@@ -230,10 +230,13 @@ class Program:
 
     `broken_names` are the names declared by statements that did not parse;
     the resolver treats them as known so one syntax error does not turn every
-    later use of the name into a second error.
+    later use of the name into a second error. `broken_words` are all the
+    names written in those statements: an NF or port named there may well be
+    connected by the broken statement, so it is not reported as unconnected.
     """
 
     source: SourceFile
     stmts: list[Stmt]
     comments: list[Comment] = field(default_factory=list)
     broken_names: set[str] = field(default_factory=set)
+    broken_words: set[str] = field(default_factory=set)

@@ -414,6 +414,7 @@ def parse(source: SourceFile, reporter: Reporter) -> ast.Program:
                 break
             _report_syntax_error(exc, source, reporter, start, end)
             program.broken_names.update(_declared_names(source.text[start:end]))
+            program.broken_words.update(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", source.text[start:end]))
     return program
 
 
