@@ -6,6 +6,9 @@ the IR of the input) in one layout:
   * one statement per line, 4-space indents inside `{ }`;
   * `name: value` arguments separated by `, `; `a -> b -> c` with one space
     around each arrow; literals exactly as written (`0x10`, `64KiB`);
+  * alignment, as gofmt does it: in a run of declarations of one kind on
+    consecutive lines the `=` line up, and in a run of connections from the
+    same NF (`cls.web -> ...`, `cls.dns -> ...`) the first arrows line up;
   * the block of an NF (and a block constant) one entry per line, with the
     colons aligned; blocks inside values inline: `{ a: 1, b: 2 }`;
   * a line longer than 100 columns is wrapped: arguments one per line, or a
@@ -109,6 +112,7 @@ class _Printer:
         self.lines: list[str] = []
         self.last_end = 0  # source offset of the last thing printed
         self.at_start = True  # no line printed yet in the current container
+        self.pad: dict[int, object] = {}  # id(stmt) -> name width, or arrow columns
 
     def run(self) -> str:
         self._items(self.program.stmts, "", len(self.text))
@@ -146,6 +150,7 @@ class _Printer:
 
     # -- containers --------------------------------------------------------
     def _items(self, stmts: list[ast.Stmt], indent: str, end: int) -> None:
+        self._align(stmts, indent)
         for i, stmt in enumerate(stmts):
             limit = stmts[i + 1].span.start if i + 1 < len(stmts) else end
             self._flush_before(stmt.span.start, indent)
@@ -167,6 +172,52 @@ class _Printer:
         self.last_end = stmt.span.end
         self._trailing(stmt.span.end, limit)
 
+    # -- alignment ---------------------------------------------------------
+    def _align_key(self, stmt: ast.Stmt, indent: str) -> str | None:
+        """Statements with the same key on consecutive lines are aligned."""
+        if any(stmt.span.start <= c.span.start < stmt.span.end for c in self.comments):
+            return None  # a comment inside moves before it and breaks the run
+        if isinstance(stmt, ast.Connection):
+            first = stmt.endpoints[0]
+            if isinstance(first, ast.RefEndpoint) and first.port is not None and \
+                    len(self._leaf_lines(stmt, indent)) == 1:
+                return "conn " + first.name
+            return None
+        if isinstance(stmt, (ast.NfDecl, ast.PortDecl, ast.Const)):
+            if self._tail_block(stmt) is None and len(self._leaf_lines(stmt, indent)) > 1:
+                return None
+            if isinstance(stmt, ast.NfDecl) and stmt.call.args and self._tail_block(stmt) and \
+                    len(self._wrapped("", stmt.call.args, "", indent)) > 1:
+                return None
+            return {ast.NfDecl: "nf", ast.PortDecl: "port", ast.Const: "const"}[type(stmt)]
+        return None
+
+    def _adjacent(self, a: ast.Stmt, b: ast.Stmt) -> bool:
+        between = self.text[a.span.end:b.span.start]
+        return re.fullmatch(r"[ \t\r\f]*(?:#[^\n]*)?\n[ \t\r\f]*", between) is not None
+
+    def _align(self, stmts: list[ast.Stmt], indent: str) -> None:
+        keys = [self._align_key(s, indent) for s in stmts]
+        i = 0
+        while i < len(stmts):
+            j = i + 1
+            while (j < len(stmts) and keys[i] is not None and keys[j] == keys[i]
+                   and self._adjacent(stmts[j - 1], stmts[j])):
+                j += 1
+            run = stmts[i:j]
+            if len(run) > 1:
+                if keys[i].startswith("conn "):
+                    cols: dict[int, int] = {}
+                    for st in run:  # the first arrows line up
+                        cols[0] = max(cols.get(0, 0), len(endpoint_text(st.endpoints[0])))
+                    for st in run:
+                        self.pad[id(st)] = cols
+                else:
+                    width = max(len(st.name) for st in run)
+                    for st in run:
+                        self.pad[id(st)] = width
+            i = j
+
     def _tail_block(self, stmt: ast.Stmt) -> ast.BlockExpr | None:
         if isinstance(stmt, ast.NfDecl) and stmt.call.block is not None and stmt.call.block.entries:
             return stmt.call.block
@@ -174,16 +225,21 @@ class _Printer:
             return stmt.value
         return None
 
+    def _name(self, stmt: ast.Stmt) -> str:
+        width = self.pad.get(id(stmt))
+        return f"{stmt.name:<{width}}" if isinstance(width, int) else stmt.name
+
     def _leaf_lines(self, stmt: ast.Stmt, indent: str) -> list[str]:
         if isinstance(stmt, ast.Import):
             return [f"{indent}import {stmt.path_span.text}"]
         if isinstance(stmt, ast.Const):
-            return [f"{indent}const {stmt.name} = {expr_text(stmt.value)}"]
+            return [f"{indent}const {self._name(stmt)} = {expr_text(stmt.value)}"]
         if isinstance(stmt, ast.PortDecl):
-            return self._wrapped(f"{indent}port {stmt.name} = {stmt.driver}", stmt.args, "", indent)
+            return self._wrapped(f"{indent}port {self._name(stmt)} = {stmt.driver}", stmt.args, "",
+                                 indent)
         if isinstance(stmt, ast.NfDecl):
             c = stmt.call
-            head = f"{indent}nf {stmt.name} = {c.type}"
+            head = f"{indent}nf {self._name(stmt)} = {c.type}"
             tail = (" " + expr_text(c.block) if c.block is not None else "") + hints_text(c.hints)
             if c.args is None:
                 return [head + tail]
@@ -191,6 +247,11 @@ class _Printer:
         if isinstance(stmt, ast.Connection):
             parts = [endpoint_text(ep) for ep in stmt.endpoints]
             line = indent + " -> ".join(parts)
+            cols = self.pad.get(id(stmt))
+            if isinstance(cols, dict):
+                padded = [f"{p:<{cols[k]}}" if k in cols else p for k, p in enumerate(parts[:-1])]
+                padded += parts[-1:]
+                return [indent + " -> ".join(padded)]
             if len(line) <= WIDTH:
                 return [line]
             return [indent + parts[0]] + [f"{indent}{INDENT}-> {p}" for p in parts[1:]]
@@ -209,7 +270,7 @@ class _Printer:
         self._flush_before(block.span.start, indent, blanks=False)
         if isinstance(stmt, ast.NfDecl):
             c = stmt.call
-            head = f"{indent}nf {stmt.name} = {c.type}"
+            head = f"{indent}nf {self._name(stmt)} = {c.type}"
             if c.args is not None:
                 lines = self._wrapped(head, c.args, " {", indent)
             else:
@@ -217,7 +278,7 @@ class _Printer:
             after = hints_text(c.hints)
         else:
             assert isinstance(stmt, ast.Const)
-            lines = [f"{indent}const {stmt.name} = {{"]
+            lines = [f"{indent}const {self._name(stmt)} = {{"]
             after = ""
         self.lines.extend(lines)
         self.last_end = block.span.start + 1
