@@ -181,6 +181,15 @@ def coerce(reporter: Reporter, ptype: ParamType, val: Val, what: str, env: Env |
                 except TypeMismatch:
                     span = item.use
                     break
+        if isinstance(val.value, Block) and getattr(ptype, "value", None) is not None:
+            for entry in val.value.entries:  # point at the entry that does not fit
+                if entry.value is WILDCARD:
+                    continue
+                try:
+                    ptype.value.accept(entry.value)  # type: ignore[attr-defined]
+                except TypeMismatch:
+                    span = entry.value_span or span
+                    break
         notes = []
         if val.origin is not None and val.origin != val.use and span is val.use:
             notes.append(Note("the value comes from here", val.origin))
