@@ -91,7 +91,7 @@ def baseline_command(exe: Path | str, rx_pcap: Path | str, seconds: float = 3.0,
     (no shared runtime files), so parallel runs never collide.
     """
     return [str(exe), "--no-huge", "-m", str(memory_mb), "--no-pci", "--no-shconf",
-            "-l", str(lcore), "--log-level", "lib.eal:warning", *extra_eal,
+            "--no-telemetry", "-l", str(lcore), "--log-level", "lib.eal:warning", *extra_eal,
             "--vdev", f"net_pcap0,rx_pcap={rx_pcap},infinite_rx=1",
             "--vdev", "net_null0",
             "--", "--rx", "net_pcap0", "--tx", "net_null0",

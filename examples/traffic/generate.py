@@ -405,28 +405,26 @@ class TcpConv(Conv):
         self.tsecr = [0, 0]
         self.win = [r.choice((64240, 65535, 29200)), r.choice((65160, 28960, 65535))]
         self.wscale = [r.choice((7, 8, 9)), r.choice((7, 9, 10))]
-        self.t0 = 0
         self.seg_payload = self.mss - (12 if self.use_ts else 0)
 
     def send(self, t: int, c2s: bool, flags: int, payload: bytes = b"") -> None:
         side, other = (0, 1) if c2s else (1, 0)
+        tsval = (self.tsval[side] + t // 1000) & 0xFFFFFFFF    # a 1 kHz timestamp clock
         opts = b""
         if flags & TCP_SYN:
             opts = struct.pack("!BBH", 2, 4, self.mss) + b"\x04\x02"  # MSS, SACK-permitted
             if self.use_ts:
-                opts += struct.pack("!BBII", 8, 10, self.tsval[side] + t // 1000,
-                                    self.tsecr[side])
+                opts += struct.pack("!BBII", 8, 10, tsval, self.tsecr[side])
             else:
                 opts += b"\x01\x01"
             opts += b"\x01" + struct.pack("!BBB", 3, 3, self.wscale[side])
             window = self.win[side]
         else:
             if self.use_ts:
-                opts = b"\x01\x01" + struct.pack("!BBII", 8, 10, self.tsval[side] + t // 1000,
-                                                 self.tsecr[side])
+                opts = b"\x01\x01" + struct.pack("!BBII", 8, 10, tsval, self.tsecr[side])
             window = min(65535, (self.win[side] * 8) >> self.wscale[side]) or 1
         if self.use_ts:
-            self.tsecr[other] = self.tsval[side] + t // 1000
+            self.tsecr[other] = tsval
         ack = self.seq[other] if flags & TCP_ACK else 0
         src, dst = self.src_dst(c2s)
         sport, dport = self.ports if c2s else self.ports[::-1]
