@@ -88,7 +88,7 @@ def nf_path_option(f):
     """`--nf-path DIR` (repeatable) on a command that resolves NFs."""
     return click.option(
         "--nf-path", "nf_path", multiple=True, metavar="DIR",
-        type=click.Path(file_okay=False), help="Also load NFs from DIR (repeatable).")(f)
+        type=click.Path(file_okay=False, exists=True), help="Also load NFs from DIR (repeatable).")(f)
 
 
 def load_registry(ctx: click.Context, nf_path: Sequence[str] = ()) -> Any:
@@ -119,7 +119,7 @@ The language is described in docs/language.md.
 @click.group(cls=ChaincGroup, epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="chainc")
 @click.option("--nf-path", "nf_path", multiple=True, metavar="DIR", envvar="CHAINC_NF_PATH",
-              type=click.Path(file_okay=False),
+              type=click.Path(file_okay=False, exists=True),
               help="Also load NFs from DIR, for every command (repeatable; "
                    "env CHAINC_NF_PATH, separated by ':').")
 def main(nf_path: tuple[str, ...]) -> None:

@@ -14,6 +14,7 @@ file is still checked. Names declared by broken statements are recorded in
 
 from __future__ import annotations
 
+import bisect
 import importlib.resources
 import re
 from typing import Any, Iterable
@@ -402,20 +403,58 @@ def parse(source: SourceFile, reporter: Reporter) -> ast.Program:
         return program
     except UnexpectedInput:
         del reporter.diagnostics[mark:]  # literal errors are reported again per statement
+    pieces = _statement_pieces(source.text)
+    starts = [p[0] for p in pieces]
     errors = 0
-    for start, end in _statement_pieces(source.text):
+
+    def parse_pieces(lo: int, hi: int) -> bool:
+        """Parse pieces[lo:hi] as one text; split them in halves where that fails.
+        With a few broken statements among many, most of the file is parsed in
+        a few large pieces. Returns False once there are too many errors."""
+        nonlocal errors
+        start, end = pieces[lo][0], pieces[hi - 1][1]
+        mark = len(reporter.diagnostics)
         try:
             program.stmts.extend(_parse_piece(source, reporter, start, end))
+            return True
         except UnexpectedInput as exc:
+            del reporter.diagnostics[mark:]
+            if hi - lo > 1:
+                # Split at the statement where the parser stopped: what comes
+                # before it most likely parses, and so does what follows it.
+                at = _error_offset(exc, end)
+                k = max(lo, bisect.bisect_right(starts, at, lo, hi) - 1)
+                if k == lo:
+                    return parse_pieces(lo, lo + 1) and parse_pieces(lo + 1, hi)
+                return parse_pieces(lo, k) and parse_pieces(k, hi)
             errors += 1
             if errors > MAX_SYNTAX_ERRORS:
                 reporter.error("too many syntax errors; stopping here", Span(source, start, start + 1))
                 program.broken_names.add("*")
-                break
+                return False
+            # the statement again, alone, for the literal errors it also has
+            try:
+                _parse_piece(source, reporter, start, end)
+            except UnexpectedInput:
+                pass
             _report_syntax_error(exc, source, reporter, start, end)
-            program.broken_names.update(_declared_names(source.text[start:end]))
-            program.broken_words.update(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", source.text[start:end]))
+            text = source.text[start:end]
+            program.broken_names.update(_declared_names(text))
+            program.broken_words.update(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", text))
+            return True
+
+    if pieces:
+        parse_pieces(0, len(pieces))
     return program
+
+
+def _error_offset(exc: UnexpectedInput, end: int) -> int:
+    if isinstance(exc, UnexpectedCharacters):
+        return exc.pos_in_stream
+    tok = getattr(exc, "token", None)
+    if tok is None or tok.type == "$END" or tok.start_pos is None:
+        return end
+    return tok.start_pos
 
 
 def parse_text(text: str, path: str = "<string>", reporter: Reporter | None = None) -> ast.Program:
