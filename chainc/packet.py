@@ -12,6 +12,7 @@ frame's bytes, its metadata, and the port it arrived on.
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import struct
 from dataclasses import dataclass, fields
@@ -384,6 +385,15 @@ class Packet:
     def reparse(self) -> Meta:
         self.meta = parse_meta(self.data)
         return self.meta
+
+    def copy(self) -> "Packet":
+        """An independent packet with the same bytes, metadata, port and time (Tee)."""
+        twin = Packet.__new__(Packet)
+        twin.data = bytearray(self.data)
+        twin.meta = dataclasses.replace(self.meta)
+        twin.port = self.port
+        twin.ts = self.ts
+        return twin
 
     def __len__(self) -> int:
         return len(self.data)

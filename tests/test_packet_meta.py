@@ -364,3 +364,7 @@ def test_packet_wraps_and_reparses():
     v6 = Packet(eth(0x86DD) + bytes(IPv6(src="2001:db8::5")))
     assert v6.meta.ip_src == ipaddress.IPv6Address("2001:db8::5") and v6.meta.ip_dst is not None
     assert Packet(b"").meta.ip_src is None
+    twin = pkt.copy()
+    twin.data[0] ^= 1
+    twin.meta.flags = 0
+    assert pkt.data[0] != twin.data[0] and pkt.meta.flags and twin.port == "wan"

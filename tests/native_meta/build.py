@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import sys
 import sysconfig
+import tempfile
 from pathlib import Path
 from types import ModuleType
 
@@ -47,14 +48,19 @@ def build_module(name: str, pyx: str, cache_dir: Path) -> ModuleType:
     workdir.mkdir(parents=True, exist_ok=True)
     target = workdir / (modname + sysconfig.get_config_var("EXT_SUFFIX"))
     if not target.exists():
-        src = workdir / f"{modname}.pyx"
+        # Build in a private directory and rename the result into place, so that
+        # concurrent test processes never read each other's half-written files.
+        scratch = Path(tempfile.mkdtemp(prefix="build-", dir=workdir))
+        src = scratch / f"{modname}.pyx"
         src.write_text(pyx)
-        csrc = workdir / f"{modname}.c"
+        csrc = scratch / f"{modname}.c"
         run([sys.executable, "-m", "cython", "-3", "-I", str(RUNTIME), "-o", str(csrc), str(src)])
-        tmp = target.with_suffix(".tmp")
+        built = scratch / target.name
         run([_compiler(), *CFLAGS, f"-I{sysconfig.get_paths()['include']}", f"-I{RUNTIME}",
-             "-o", str(tmp), str(csrc)])
-        tmp.replace(target)
+             "-o", str(built), str(csrc)])
+        shutil.copy(csrc, workdir / csrc.name)  # kept for reading when a test fails
+        os.replace(built, target)
+        shutil.rmtree(scratch, ignore_errors=True)
     spec = importlib.util.spec_from_file_location(modname, target)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
