@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 from chainc.diagnostics import CompileError, Diagnostic, Severity
 from chainc.ir.graph import ChainGraph, NfNode, NodeKind
+from chainc.nfs.registry import FRAMEWORK_DROP_REASONS
 
 if TYPE_CHECKING:
     from chainc.nfs.reference import ReferenceNf
@@ -27,8 +28,9 @@ if TYPE_CHECKING:
 
 BURST = 32
 # Reasons every NF node has beyond its spec's, as in the native binary:
-DROPPED = "dropped"  # a negative return with no listed reason
-BAD_OUTPUT = "bad-output"  # an output index the node does not have, or an unconnected output
+# DROPPED: a negative return past the listed reasons; BAD_OUTPUT: an output
+# index the node does not have, or an unconnected output.
+DROPPED, BAD_OUTPUT = FRAMEWORK_DROP_REASONS
 
 
 class SimError(Exception):

@@ -220,6 +220,13 @@ def test_bad_names_and_params(tmp_path):
         Registry.load([tmp_path / "x"])
 
 
+def test_framework_drop_reasons_are_reserved(tmp_path):
+    _nf(tmp_path, "r", "from chainc.nfs.spec import NfSpec\n"
+                       "SPEC = NfSpec(name='R', doc='x', drop_reasons=('short', 'dropped'))\n")
+    with pytest.raises(RegistryError, match="drop reason\\(s\\) dropped are the framework's own"):
+        Registry.load([tmp_path])
+
+
 def test_not_a_directory_and_empty_directory(tmp_path):
     with pytest.raises(RegistryError, match="not a directory"):
         Registry.load([tmp_path / "missing"])

@@ -30,6 +30,10 @@ from chainc.nfs.spec import NfSpec
 
 _NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
+# Reasons every NF node has besides its own: a drop past its listed reasons,
+# and an output index it does not have (chainc.sim and the native binary).
+FRAMEWORK_DROP_REASONS = ("dropped", "bad-output")
+
 
 class RegistryError(Exception):
     """A broken NF folder: the message names the file and what is wrong."""
@@ -121,6 +125,13 @@ def _check_spec(spec: NfSpec, path: Path) -> None:
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         raise bad(f"duplicate parameter(s): {', '.join(dupes)}")
+    reasons = list(spec.drop_reasons)
+    if len(set(reasons)) != len(reasons):
+        raise bad(f"duplicate drop reasons in {spec.drop_reasons}")
+    reserved = sorted(set(reasons) & set(FRAMEWORK_DROP_REASONS))
+    if reserved:
+        raise bad(f"drop reason(s) {', '.join(reserved)} are the framework's own; return a "
+                  f"negative index past drop_reasons to count a drop as 'dropped'")
     if spec.block_param is not None and spec.block_param not in names:
         raise bad(f"block_param '{spec.block_param}' is not one of its parameters")
 

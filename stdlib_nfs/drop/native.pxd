@@ -1,4 +1,4 @@
-# Drop native body: every packet is dropped for drop_reasons[0] ("dropped").
+# Drop native body: every packet is dropped; no listed reason, so it counts as "dropped".
 
 from dpdk cimport rte_mbuf
 from meta cimport pkt_meta

@@ -10,7 +10,9 @@ SPEC = NfSpec(
     outputs=(),
     state=StateKind.NONE,
     cycles=2,
-    drop_reasons=("dropped",),
+    # No reasons of its own: -1 is counted under `dropped`, the reason every NF
+    # node has for drops it does not list (see docs/nf-contract.md).
+    drop_reasons=(),
     description=(
         "Every packet is dropped with reason `dropped` and its mbuf freed in the "
         "burst's bulk free. It behaves like the `drop` sink but is an NF instance of "
