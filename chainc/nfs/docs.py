@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chainc.nfs.registry import Registry
+from chainc.nfs.registry import FRAMEWORK_DROP_REASONS, Registry
 from chainc.nfs.spec import REQUIRED, NfSpec
 
 
@@ -89,7 +89,8 @@ def render_doc(spec: NfSpec, level: int = 1) -> str:
             f"- writes: {', '.join(spec.writes) or 'nothing'}",
             f"- cost hint: {spec.cycles} cycles/packet",
             f"- side effects: {'yes (never removed as dead code)' if spec.side_effects else 'no'}",
-            f"- drop reasons: {', '.join(spec.drop_reasons) or 'none'}"]
+            f"- drop reasons: {', '.join(spec.drop_reasons) or 'none of its own'} "
+            f"(every NF also has {', '.join(FRAMEWORK_DROP_REASONS)})"]
     if spec.native is not None and spec.native.counters:
         out.append(f"- counters: {', '.join(spec.native.counters)}")
     out.append("- native body: " + ("yes" if spec.native is not None else "not yet available"))
