@@ -17,11 +17,13 @@ naming the stage; the CLI prints it as an internal compiler error.
 from __future__ import annotations
 
 import gc
+import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Sequence
 
 from chainc.diagnostics import CompileError, Diagnostic, Reporter, Severity
+from chainc.ir.export import show_path
 from chainc.ir.graph import ChainGraph
 from chainc.ir.verify import Suppressed, verify
 from chainc.sema.modules import Module, ModuleLoader
@@ -102,7 +104,10 @@ def load_registry(nf_paths: Sequence[str] = ()) -> Any:
     try:
         return Registry.load(list(nf_paths))
     except RegistryError as exc:
-        raise CompileError([exc.diagnostic()]) from None
+        d = exc.diagnostic()
+        if d.file and os.path.isabs(d.file):
+            d = replace(d, file=show_path(d.file))
+        raise CompileError([d]) from None
 
 
 def run_pipeline(c: Compilation) -> LoadResult:
@@ -164,6 +169,14 @@ def tidy(diagnostics: list[Diagnostic], loader: ModuleLoader | None) -> list[Dia
     if loader is not None:
         for i, m in enumerate(loader.modules.values()):
             files[id(m.source)] = i
+    # Files an NF opened itself (a rule file named by a parameter, absolute in
+    # the IR) are shown relative to the current directory, as users name them.
+    for d in diagnostics:
+        for span in [d.span, *(n.span for n in d.notes)]:
+            if span is not None and os.path.isabs(span.file.path):
+                span.file.path = show_path(span.file.path)
+    diagnostics = [replace(d, file=show_path(d.file)) if d.file and os.path.isabs(d.file) else d
+                   for d in diagnostics]
     seen: set[str] = set()
     unique = []
     for d in diagnostics:

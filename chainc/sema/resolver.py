@@ -937,8 +937,10 @@ class Resolver:
                 self.suppressed.outputs.add(n)
 
     def _ensure(self, node_id: str) -> None:
-        if node_id not in self.graph:
-            self.graph.add(self.lazy[node_id]())
+        """Make a port or drop node on first use (NF nodes are made when declared)."""
+        make = self.lazy.pop(node_id, None)
+        if make is not None:
+            self.graph.add(make())
 
     def _edge(self, out: tuple[str, str], inn: tuple[str, str], span: Span, src: Item,
               dst: Item) -> None:
