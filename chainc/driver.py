@@ -173,10 +173,8 @@ def tidy(diagnostics: list[Diagnostic], loader: ModuleLoader | None) -> list[Dia
     # the IR) are shown relative to the current directory, as users name them.
     for d in diagnostics:
         for span in [d.span, *(n.span for n in d.notes)]:
-            if span is not None and os.path.isabs(span.file.path):
+            if span is not None and id(span.file) not in files and os.path.isabs(span.file.path):
                 span.file.path = show_path(span.file.path)
-    diagnostics = [replace(d, file=show_path(d.file)) if d.file and os.path.isabs(d.file) else d
-                   for d in diagnostics]
     seen: set[str] = set()
     unique = []
     for d in diagnostics:

@@ -86,6 +86,9 @@ def read_source(path: str | Path, display: str, reporter: Reporter,
         if p.is_dir():
             fail(f"'{display}' is a directory, not a .chain file")
             return None
+        if p.exists() and not p.is_file():
+            fail(f"'{display}' is not a regular file")  # a device or a pipe: never read it
+            return None
         size = p.stat().st_size
         if size > MAX_FILE_BYTES:
             fail(f"'{display}' is too large ({size} bytes; the limit is {MAX_FILE_BYTES})")
@@ -169,7 +172,7 @@ class ModuleLoader:
             return
         imported = self.modules.get(target)
         if imported is None:
-            if not target.is_file() and not target.is_dir():
+            if not target.exists():
                 hint = _similar_file(target)
                 looked = f" (looked for '{display}')" if display != os.path.normpath(stmt.path) else ""
                 self.reporter.error(f"cannot import '{stmt.path}': no such file{looked}",

@@ -40,7 +40,7 @@ from chainc.values import INT, PATH, STRING, ParamType
 
 RESERVED = ("in", "out", "drop")
 MAX_DEPTH = 32  # sub-chains within sub-chains
-MAX_NODES = 200_000
+MAX_NODES = 20_000  # NFs made, sub-chains expanded; far beyond any real chain
 
 
 class TooLarge(Exception):
@@ -153,6 +153,7 @@ class Resolver:
         self.checked_defs: set[int] = set()
         self.reported_cycles: set[frozenset[str]] = set()
         self.scratch = False
+        self.made = 0
 
     # ------------------------------------------------------------ entry point
     def resolve(self, module: Module) -> ResolveResult:
@@ -173,7 +174,7 @@ class Resolver:
                             and m.names[stmt.name].node is stmt:
                         self._check_chain_def(Definition(stmt, m))
         except TooLarge:
-            self.reporter.error(f"this chain expands to more than {MAX_NODES} nodes",
+            self.reporter.error(f"this chain expands to more than {MAX_NODES} NFs",
                                 file=module.display,
                                 hint="look for sub-chains that instantiate each other many times")
         self._splice()
@@ -341,7 +342,8 @@ class Resolver:
             span = call.span
         else:
             span = name_span or call.span
-        if len(self.graph) > MAX_NODES:
+        self.made += 1  # counted over the chain and the checks of its sub-chains
+        if self.made > MAX_NODES:
             raise TooLarge()
         module = scope.env.module
         definition = module.names.get(call.type)
