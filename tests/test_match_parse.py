@@ -175,6 +175,8 @@ def test_any_text_parses_or_raises_a_located_error(text):
     ("()", "empty parentheses", "()", None),
     ("tcp # comment", "unexpected character '#'", "#", None),
     ("port 010", "leading zero", "010", "8 for what tcpdump reads"),
+    ("net 010", "leading zero", "010", None),
+    ("host 10.0.0.01", "expected an IPv4 or IPv6 address", "10.0.0.01", None),
     ("less", "expected a length in bytes after 'less'", "less", None),
     ("gateway 10.0.0.1", "'gateway' is not supported", "gateway", None),
     ("ip broadcast", "needs the network's netmask", "ip broadcast", None),

@@ -398,6 +398,9 @@ class _Parser:
                           hint="host names are not resolved; write the prefix"
                           if re.match(r"[A-Za-z]", text) else None)
             octets = addr_text.split(".")
+            if any(len(o) > 1 and o[0] == "0" for o in octets):
+                self.fail(f"'{text}' has an octet with a leading zero, which pcap-filter "
+                          "reads as octal", tok, hint="write the octets without leading zeros")
             addr = ipaddress.IPv4Address(".".join(octets + ["0"] * (4 - len(octets))))
             max_len = 32
             default_len = 8 * len(octets)
