@@ -341,7 +341,7 @@ class _Parser:
             if _MAC.match(tok.text):
                 self.fail(f"expected {want} after '{q.keyword}', got the MAC address "
                           f"'{tok.text}'", tok, hint=f"write 'ether host {tok.text}'")
-            if "/" in tok.text or _PARTIAL_V4.match(tok.text) and "." in tok.text:
+            if "/" in tok.text or _PARTIAL_V4.match(tok.text) and 1 <= tok.text.count(".") < 3:
                 self.fail(f"expected {want} after '{q.keyword}', got '{tok.text}'", tok,
                           hint=f"for a network write 'net {tok.text}'")
             if re.match(r"[A-Za-z][A-Za-z0-9.-]*\Z", tok.text) and tok.word not in KEYWORDS:
