@@ -882,6 +882,8 @@ class Resolver:
             return None
         if len(item.outs) == 1:
             return next(iter(item.outs.values()))
+        if "out" in item.outs:  # the main output of an NF that has others (Tee, Sampler)
+            return item.outs["out"]
         if not item.outs:
             self.reporter.error(f"'{item.label}' has no outputs", ep.span,
                                 hint="packets that enter it never leave; it can only end a connection")
@@ -918,6 +920,8 @@ class Resolver:
             return None
         if len(item.ins) == 1:
             return next(iter(item.ins.values()))
+        if "in" in item.ins:
+            return item.ins["in"]
         if not item.ins:
             what = "sub-chain instance" if item.kind == "instance" else "NF"
             self.reporter.error(f"{what} '{item.label}' has no input", ep.span,
