@@ -17,7 +17,7 @@ from __future__ import annotations
 import bisect
 import importlib.resources
 import re
-from typing import Any, Iterable
+from typing import Any
 
 from lark import Lark, Token, Transformer
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
