@@ -2,6 +2,7 @@
 
     python bench/check_large.py            # generate, then time the command 5 times
     python bench/check_large.py --nfs 5000 # a larger chain
+    python bench/check_large.py --per-line 1  # every edge on its own line
 
 The chain: 2,000 NFs with two outputs each (Tee, Sampler) in a ladder where
 every NF feeds the next two, so most NFs merge two edges; 4,001 edges in all.
@@ -60,8 +61,10 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--nfs", type=int, default=2000)
     ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--per-line", type=int, default=8,
+                    help="hops per connection line on the main path (1: one edge per line)")
     args = ap.parse_args()
-    text, nfs, edges = generate(args.nfs)
+    text, nfs, edges = generate(args.nfs, args.per_line)
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "large.chain")
         with open(path, "w") as f:
