@@ -15,6 +15,9 @@ To add a command:
     def build(ctx, file, nf_path):
         registry = load_registry(ctx, nf_path)
         ...
+
+or define plain `@click.command()` functions in a module listed in
+COMMAND_MODULES (chainc.cli_native holds build, run and sim).
 """
 
 from __future__ import annotations
@@ -285,3 +288,29 @@ def doc(ctx: click.Context, name: str, nf_path: tuple[str, ...]) -> None:
         click.echo(f"chainc: error: unknown NF '{name}'\nhint: {hint}", err=True)
         ctx.exit(EXIT_ERROR)
     click.echo(render_doc(spec).rstrip("\n"))
+
+
+# ---------------------------------------------------------------- commands defined elsewhere
+
+# Modules that define more commands (`build`, `run`, `sim`) as click commands;
+# importing one adds each of its commands to `main`. A module missing from an
+# installation is skipped.
+COMMAND_MODULES = ("chainc.cli_native",)
+
+
+def _add_commands() -> None:
+    import importlib
+
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:
+                continue
+            raise
+        for obj in vars(module).values():
+            if isinstance(obj, click.Command) and obj.name and obj.name not in main.commands:
+                main.add_command(obj)
+
+
+_add_commands()
