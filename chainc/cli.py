@@ -16,8 +16,8 @@ To add a command:
         registry = load_registry(ctx, nf_path)
         ...
 
-or define plain `@click.command()` functions in a module listed in
-COMMAND_MODULES (chainc.cli_native holds build, run and sim).
+or define a plain `@click.command()` elsewhere and add it in
+`_add_native_commands` (chainc.cli_native holds build, run and sim).
 """
 
 from __future__ import annotations
@@ -292,25 +292,12 @@ def doc(ctx: click.Context, name: str, nf_path: tuple[str, ...]) -> None:
 
 # ---------------------------------------------------------------- commands defined elsewhere
 
-# Modules that define more commands (`build`, `run`, `sim`) as click commands;
-# importing one adds each of its commands to `main`. A module missing from an
-# installation is skipped.
-COMMAND_MODULES = ("chainc.cli_native",)
+def _add_native_commands() -> None:
+    """build, run and sim live in chainc.cli_native (it imports this module)."""
+    from chainc import cli_native
+
+    for command in (cli_native.build, cli_native.run, cli_native.sim):
+        main.add_command(command)
 
 
-def _add_commands() -> None:
-    import importlib
-
-    for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name == name:
-                continue
-            raise
-        for obj in vars(module).values():
-            if isinstance(obj, click.Command) and obj.name and obj.name not in main.commands:
-                main.add_command(obj)
-
-
-_add_commands()
+_add_native_commands()

@@ -29,13 +29,15 @@ def _fmt_map(values):
 
 def render_table(stats, rates=None):
     """Render stats as a fixed-width table; `rates` maps node id -> packets/s."""
+    nodes = [n for n in stats.get("nodes", []) if n.get("type") not in ("port-in", "port-out", "drop")]
+    with_counters = any(n.get("counters") for n in nodes)
     header = ["nf", "type", "core", "in", "out", "drops", "cyc/pkt"]
     if rates is not None:
         header.append("pps")
+    if with_counters:
+        header.append("counters")
     rows = []
-    for node in stats.get("nodes", []):
-        if node.get("type") in ("port-in", "port-out", "drop"):
-            continue
+    for node in nodes:
         row = [
             node["id"],
             node.get("type", ""),
@@ -47,11 +49,9 @@ def render_table(stats, rates=None):
         ]
         if rates is not None:
             row.append(f"{rates.get(node['id'], 0.0):,.0f}")
+        if with_counters:
+            row.append(_fmt_map(node.get("counters") or {}))
         rows.append(row)
-        counters = node.get("counters") or {}
-        if counters:
-            rows.append(["", "  " + _fmt_map(counters), "", "", "", "", ""]
-                        + ([""] if rates is not None else []))
     lines = [_table(header, rows)]
     ports = stats.get("ports", [])
     if ports:

@@ -63,8 +63,10 @@ def port_overrides(graph: ChainGraph, opts: RunOptions) -> list[str]:
             default_in, default_out = binding.args.get("in"), binding.args.get("out")
         rx = opts.inputs.get(name) or (default_in and os.path.join(base, str(default_in)))
         tx = opts.outputs.get(name) or (default_out and os.path.join(base, str(default_out)))
-        if name not in opts.inputs and name not in opts.outputs and not opts.infinite:
-            continue  # the binary's own default binding applies
+        if not (rx or tx):
+            continue  # not a pcap port: the binary's own default binding applies
+        if tx:
+            os.makedirs(os.path.dirname(os.path.abspath(tx)), exist_ok=True)
         parts = [f"net_pcap_{name}"]
         if rx:
             parts.append(f"rx_pcap={_devarg_path(name, rx)}")
