@@ -119,9 +119,12 @@ def runtime_dirs(prefix: str) -> list[Path]:
     return dirs
 
 
-def run(binary: Path, graph: ChainGraph, opts: RunOptions,
-        capture: bool = False) -> subprocess.CompletedProcess:
-    """Run the binary to completion; Ctrl-C is passed on and the run still reports."""
+def run(binary: Path, graph: ChainGraph, opts: RunOptions, capture: bool = False,
+        timeout: float | None = None) -> subprocess.CompletedProcess:
+    """Run the binary to completion; Ctrl-C is passed on and the run still reports.
+
+    `timeout` (seconds) kills a run that does not finish (tests use it).
+    """
     if opts.infinite and not opts.duration and not opts.max_packets:
         raise RunError("replaying inputs forever needs --duration or --max-packets")
     prefix = f"chainc-{os.getpid()}-{uuid.uuid4().hex[:8]}"
@@ -130,7 +133,7 @@ def run(binary: Path, graph: ChainGraph, opts: RunOptions,
     # child stop cleanly and print its statistics before we return.
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        return subprocess.run(cmd, capture_output=capture, text=True)
+        return subprocess.run(cmd, capture_output=capture, text=True, timeout=timeout)
     finally:
         signal.signal(signal.SIGINT, previous)
         for d in runtime_dirs(prefix):

@@ -58,7 +58,7 @@ def native(build_cache, tmp_path):
         opts = runner.RunOptions(inputs={k: str(v) for k, v in inputs.items()},
                                  outputs={k: str(v) for k, v in outputs.items()},
                                  stats_json=str(stats_path), quiet=True, **options)
-        proc = runner.run(result.binary, graph, opts, capture=True)
+        proc = runner.run(result.binary, graph, opts, capture=True, timeout=180)
         assert proc.returncode == 0, f"binary failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
         return NativeRun(proc, json.loads(stats_path.read_text()), outputs)
 

@@ -113,7 +113,7 @@ def test_missing_input_file_is_a_clear_error(tmp_path, build_cache):
     binary = dpdk_build.build(graph, cache_dir=build_cache).binary
     opts = runner.RunOptions(inputs={"wan": str(tmp_path / "nope.pcap")},
                              outputs={"lan": str(tmp_path / "o.pcap")})
-    proc = runner.run(binary, graph, opts, capture=True)
+    proc = runner.run(binary, graph, opts, capture=True, timeout=120)
     assert proc.returncode == 1
     assert "nope.pcap" in proc.stderr and "Traceback" not in proc.stderr
 
@@ -123,7 +123,7 @@ def test_unknown_port_override_is_rejected(tmp_path, build_cache):
     binary = dpdk_build.build(graph, cache_dir=build_cache).binary
     proc = subprocess.run([str(binary), "--no-huge", "--no-pci", "-l", "0", "--no-shconf",
                            "--file-prefix", f"chainc-test-{os.getpid()}-u", "--",
-                           "--port", "wna=net_null0"], capture_output=True, text=True)
+                           "--port", "wna=net_null0"], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 1
     assert "no port 'wna'" in proc.stderr and "wan" in proc.stderr
 
@@ -139,7 +139,7 @@ def test_too_few_lcores_is_explained(tmp_path, build_cache):
              "--log-level=warning", "--", "--port", f"wan=net_pcap_wan,rx_pcap={pcap_in}",
              "--port", f"lan=net_pcap_lan,tx_pcap={tmp_path / 'a.pcap'}",
              "--port", f"dns=net_pcap_dns,tx_pcap={tmp_path / 'b.pcap'}"],
-            capture_output=True, text=True)
+            capture_output=True, text=True, timeout=120)
     finally:
         for d in runner.runtime_dirs(prefix):
             subprocess.run(["rm", "-rf", str(d)])

@@ -328,6 +328,8 @@ cdef void _drain_rings() noexcept nogil:
     cdef unsigned n
     cdef int r
     for r in range(N_RINGS_USED):
+        if rings[r] == NULL:  # start-up failed before the rings were made
+            continue
         n = rte_ring_dequeue_burst(rings[r], <void**>burst, BURST, NULL)
         while n:
             rte_pktmbuf_free_bulk(burst, n)
