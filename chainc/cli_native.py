@@ -52,12 +52,15 @@ def _placement_error(exc: Exception) -> CompileError:
 
 def _build(graph: Any, output: Path | None, emit: tuple[str, ...] = ()) -> Any:
     from chainc.backends.dpdk import build as dpdk_build
+    from chainc.backends.dpdk.codegen import CodegenError
     from chainc.backends.dpdk.model import PlacementError
 
     try:
         result = dpdk_build.build(graph, output=output)
     except PlacementError as exc:
         raise _placement_error(exc) from None
+    except CodegenError as exc:
+        raise CompileError([Diagnostic(Severity.ERROR, str(exc), exc.span)]) from None
     if output is not None:
         for kind in emit:
             source = result.pyx if kind == "pyx" else result.c_source

@@ -20,7 +20,7 @@ from pathlib import Path
 from chainc import stats as stats_module
 from chainc.ir.graph import ChainGraph
 
-from .codegen import CodegenError, nf_module_name, render
+from .codegen import nf_module_name, render
 from .model import build_model
 
 RUNTIME = Path(__file__).parent / "runtime"
@@ -114,10 +114,7 @@ def build(graph: ChainGraph, output: Path | None = None, cache_dir: Path | None 
           emit_dir: Path | None = None, extra_cflags: tuple[str, ...] = (),
           extra_ldflags: tuple[str, ...] = ()) -> BuildResult:
     """Build (or fetch from the cache) the native binary of a chain."""
-    try:
-        files = collect_sources(graph)
-    except CodegenError as exc:
-        raise BuildError(str(exc)) from None
+    files = collect_sources(graph)  # CodegenError: the chain's fault, with a span
     d_cflags, d_libs = dpdk_flags()
     p_cflags, p_libs = python_embed_flags()
     cflags = ["-O3", "-g", "-Wno-unused-function", "-Wno-unused-variable", "-fno-strict-aliasing",

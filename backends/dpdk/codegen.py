@@ -24,7 +24,12 @@ BURST = 32
 
 
 class CodegenError(Exception):
-    """The chain cannot be compiled natively (e.g. an NF without a native body)."""
+    """The chain cannot be compiled natively (e.g. an NF without a native body);
+    `span` points at the NF in the .chain file."""
+
+    def __init__(self, message: str, span=None):
+        super().__init__(message)
+        self.span = span
 
 
 def py_str(text: str) -> str:
@@ -59,8 +64,8 @@ def _glue(nm: NodeModel) -> NodeGlue:
     if spec is None or spec.native is None:
         name = spec.name if spec else nm.node.type_name
         raise CodegenError(
-            f"NF '{nm.node.id}' ({name}) has no native body yet, so it cannot be built; "
-            f"`chainc nfs` lists which NFs are available natively")
+            f"{name} '{nm.node.id}' has no native body yet, so this chain cannot be built "
+            f"natively; `chainc nfs` lists the NFs that can", nm.node.span)
     native = spec.native
     sym = nm.sym
     state_decl = f"cdef {native.state} {sym}_st" if native.state else None
