@@ -243,7 +243,7 @@ def _write_json(path, data):
 
 
 def _rates(prev, cur, dt):
-    if not prev or dt <= 0:
+    if dt <= 0:
         return {}
     before = {n["id"]: n["in"] for n in prev["nodes"]}
     return {n["id"]: (n["in"] - before.get(n["id"], 0)) / dt for n in cur["nodes"]}
@@ -256,7 +256,7 @@ def _all_done():
 def _control(opts, t0):
     """Runs in a Python thread while the lcores move packets: duration, interval reports."""
     next_report = t0 + opts.stats_interval if opts.stats_interval else None
-    prev, prev_t = None, t0
+    prev, prev_t = _snapshot(0.0), t0
     while not _all_done():
         time.sleep(0.01)
         now = time.monotonic()
