@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,12 @@ HERE = Path(__file__).resolve().parent
 
 
 def cache_dir(config: pytest.Config) -> Path:
-    return Path(config.cache.mkdir("chainc-native"))
+    """pytest's cache directory (kept across runs), or a temporary one when the
+    cache plugin is off (`-p no:cacheprovider`)."""
+    cache = getattr(config, "cache", None)
+    if cache is not None:
+        return Path(cache.mkdir("chainc-native"))
+    return Path(tempfile.mkdtemp(prefix="chainc-native-"))
 
 
 @pytest.fixture(scope="session")
