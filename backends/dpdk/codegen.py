@@ -147,6 +147,8 @@ def render(model: PipelineModel, base_dir: str) -> tuple[str, list[str]]:
     text = template.render(
         model=model,
         glue=glue,
+        # A chain of ports alone reads no header: parsing would only cost time.
+        parse_headers=bool(glue),
         targets={nm.index: _target_code(nm) for nm in model.nodes},
         nf_modules=pxd_modules,
         burst=BURST,

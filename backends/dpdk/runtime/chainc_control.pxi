@@ -196,24 +196,24 @@ cdef uint64_t _measure_tsc_overhead() noexcept nogil:
 
 cdef object _snapshot(double elapsed):
     """The statistics in the shared JSON shape (chainc_stats)."""
+    port_index = {p["name"]: k for k, p in enumerate(PORTS)}
     nodes = []
-    port_by_name = {p["name"]: k for k, p in enumerate(PORTS)}
     total_to_drop = 0
     for i, nd in enumerate(NODES):
-        outs = {port: stats[i].out[j] for j, port in enumerate(nd["outputs"])}
-        total_to_drop += sum(stats[i].out[j] for j in nd["drop_to"])
-        entry = {"id": nd["id"], "type": nd["type"], "core": STAGE_CORES[nd["stage"]],
-                 "in": stats[i].pkts_in, "out": outs,
-                 "drops": {r: stats[i].drops[j] for j, r in enumerate(nd["reasons"])},
-                 "cycles": max(0, <int64_t>(stats[i].cycles - tsc_overhead * stats[i].cycle_pkts)),
-                 "cycle_samples": stats[i].cycle_pkts,
-                 "counters": _nf_counters(i)}
-        nodes.append(entry)
+        if nd["kind"] == "port-in":  # counted per burst by the port
+            outs = {port: port_ctr[port_index[nd["port"]]].rx for port in nd["outputs"]}
+        else:
+            outs = {port: stats[i].out[j] for j, port in enumerate(nd["outputs"])}
+        drops = {r: stats[i].drops[j] for j, r in enumerate(nd["reasons"])}
+        total_to_drop += sum(outs[nd["outputs"][j]] for j in nd["drop_to"])
+        nodes.append({"id": nd["id"], "type": nd["type"], "core": STAGE_CORES[nd["stage"]],
+                      "in": sum(outs.values()) + sum(drops.values()), "out": outs, "drops": drops,
+                      "cycles": max(0, <int64_t>(stats[i].cycles - tsc_overhead * stats[i].cycle_pkts)),
+                      "cycle_samples": stats[i].cycle_pkts,
+                      "counters": _nf_counters(i)})
     for entry, nd in zip(nodes, NODES):
-        if nd["kind"] == "port-in":
-            entry["in"] = port_ctr[port_by_name[_port_of(nd)]].rx
-        elif nd["kind"] == "port-out":
-            k = port_by_name[_port_of(nd)]
+        if nd["kind"] == "port-out":
+            k = port_index[nd["port"]]
             entry["in"] = port_ctr[k].tx + port_ctr[k].tx_dropped
         elif nd["kind"] == "drop":
             entry["in"] = total_to_drop
@@ -227,11 +227,6 @@ cdef object _snapshot(double elapsed):
                   for r in range(N_RINGS_USED)],
         "internal_drops": internal_drops,
     }
-
-
-def _port_of(nd):
-    # Port node ids are "<port>.rx" / "<port>.tx".
-    return nd["id"].rsplit(".", 1)[0]
 
 
 def _write_json(path, data):
