@@ -22,7 +22,7 @@ ROOT = Path(__file__).parent.parent
 STDLIB = ["Classifier", "ConnTrack", "Counter", "Drop", "Firewall", "FlowMonitor", "IDS",
           "LoadBalancer", "MacSwap", "NAT", "RateLimiter", "Router", "Sampler", "Tee",
           "VlanPop", "VlanPush"]
-NATIVE_NOW = {"Classifier", "Counter", "Drop", "MacSwap"}
+NATIVE_NOW = {"Classifier", "Counter", "Drop", "MacSwap", "Router", "VlanPop", "VlanPush"}
 
 
 def test_loads_all_sixteen_standard_nfs():

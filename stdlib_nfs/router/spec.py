@@ -200,6 +200,7 @@ SPEC = NfSpec(
     reads=("eth.type", "ip.dst", "ip6.dst", "ip.ttl"),
     writes=("ip.ttl", "ip.checksum", "eth.dst", "eth.src"),
     cycles=60,
+    side_effects=True,  # its counters
     drop_reasons=("no-route", "ttl-expired", "not-ip", "malformed"),
     description=(
         "Looks up the destination address in the route table (DPDK's rte_lpm for IPv4, "
