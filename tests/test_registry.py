@@ -22,7 +22,7 @@ ROOT = Path(__file__).parent.parent
 STDLIB = ["Classifier", "ConnTrack", "Counter", "Drop", "Firewall", "FlowMonitor", "IDS",
           "LoadBalancer", "MacSwap", "NAT", "RateLimiter", "Router", "Sampler", "Tee",
           "VlanPop", "VlanPush"]
-NATIVE_NOW = {"Classifier", "Counter", "Drop", "MacSwap", "Router", "VlanPop", "VlanPush"}
+NATIVE_NOW = {"Classifier", "Counter", "Drop", "Firewall", "MacSwap", "Router", "VlanPop", "VlanPush"}
 
 
 def test_loads_all_sixteen_standard_nfs():
@@ -49,8 +49,9 @@ def test_native_and_reference_bodies_exist_exactly_for_the_first_four():
         assert (spec.folder / "reference.py").is_file() == (spec.name in NATIVE_NOW), spec.name
     assert reg.native_pxd(reg.get("Counter")) == reg.get("Counter").folder / "native.pxd"
     assert reg.native_pxd(reg.get("Classifier")) is None  # generated per instance
-    assert reg.native_pxd(reg.get("Firewall")) is None
-    assert reg.reference_class(reg.get("Firewall")) is None
+    assert reg.native_pxd(reg.get("Firewall")) == reg.get("Firewall").folder / "native.pxd"
+    assert reg.native_pxd(reg.get("NAT")) is None
+    assert reg.reference_class(reg.get("NAT")) is None
     ref = reg.reference_class(reg.get("Counter"))
     assert issubclass(ref, ReferenceNf)
     assert reg.reference_class(reg.get("Counter")) is ref  # loaded once
@@ -290,8 +291,8 @@ def test_render_list_has_one_row_per_nf():
     text = render_list(stdlib())
     lines = text.strip().splitlines()
     assert len(lines) == 2 + len(STDLIB)
-    row = next(line for line in lines if line.startswith("Firewall "))
-    assert " no " in row and "Stateless ACL" in row
+    row = next(line for line in lines if line.startswith("NAT "))
+    assert " no " in row and "Source NAT" in row
     row = next(line for line in lines if line.startswith("Counter "))
     assert " yes " in row
 

@@ -171,7 +171,8 @@ SPEC = NfSpec(
            "tcp.sport", "tcp.dport", "udp.sport", "udp.dport", "tcp.flags",
            "icmp.type", "icmp.code", "icmp6.type", "icmp6.code"),
     writes=(),
-    cycles=90,
+    side_effects=True,  # its counters are observable
+    cycles=300,  # measured: 200-500 per packet with thousands of rules (one lookup per call)
     drop_reasons=("denied", "default-deny"),
     description=(
         "Each packet is checked against the rules in file order and the first rule that "

@@ -1,0 +1,608 @@
+"""Compile Firewall rules into DPDK rte_acl rule entries (docs/firewall.md).
+
+Theory of operation
+-------------------
+
+rte_acl matches a fixed-layout *key* against rules that are conjunctions of
+per-field tests (a value/mask, a prefix, a range) and returns the userdata
+of the matching rule with the highest priority. A Firewall rule is richer: a
+pcap-filter expression with `and`, `or` and `not`. So each rule is compiled,
+once per IP family, into a set of *cubes* (a disjunctive normal form), and
+each cube into one or more ACL entries that all carry the rule's priority
+(higher for earlier rules: first match wins) and the rule's action.
+
+The key holds exactly the packet metadata the rules can test (see
+`FIELDS`): the IP protocol, whether the L4 header was read (META_L4_OK), the
+TCP flags, the ICMP type and code, the two addresses and the two ports.
+Fields a packet does not have are zero in the metadata and in the key. Every
+primitive of the supported pcap-filter subset is, for one family, an exact
+condition on those fields (`tcp dst port 22` on IPv4 is `proto == 6 and
+l4ok == 1 and dport == 22`), so the compiled entries accept exactly the
+packets the expression accepts; `not` is exact because each field's
+condition is kept as a set of intervals, whose complement is again one.
+
+Non-IP packets (and IPv4/IPv6 packets whose header is malformed, META_L3_BAD)
+never reach the ACL: every IP test is false for them, and what is left of
+each rule (`arp`, `ether proto N`, or plainly true or false) is decided by
+generated code (`nonip_tests`).
+
+ClassBench filters compile to one cube each, for the family of their
+addresses.
+"""
+
+from __future__ import annotations
+
+import functools
+import ipaddress
+import itertools
+from dataclasses import dataclass, field
+from typing import Iterable, Union
+
+from chainc.match.names import VLAN_TPIDS
+from chainc.match.nodes import (BOTH, DST, SRC, And, EtherProto, FieldTest, Host,
+                                IpMulticast, IpProto, MatchExpr, Net, Not, Or, Port, Proto)
+
+from .rules import Rule, RuleError
+
+# -- the key -----------------------------------------------------------------------
+
+#: Logical key fields in the order of the ACL fields (docs/firewall.md, "The ACL key").
+#: name -> number of bits. `src` and `dst` are 32 bits for IPv4 and 128 for IPv6,
+#: where each takes four 32-bit ACL fields.
+FIELD_BITS = {"proto": 8, "l4ok": 1, "tcpflags": 8, "icmptype": 8, "icmpcode": 8,
+              "src": None, "dst": None, "sport": 16, "dport": 16}
+FIELDS = tuple(FIELD_BITS)
+BITMASK_FIELDS = ("proto", "l4ok", "tcpflags", "icmptype", "icmpcode")
+ADDR_FIELDS = ("src", "dst")
+RANGE_FIELDS = ("sport", "dport")
+
+#: ACL fields per entry: 9 for IPv4, 15 for IPv6 (native.pxd has the same tables).
+ACL_FIELDS = {4: 9, 6: 15}
+#: 32-bit words per entry in the generated arrays: priority, userdata, then a
+#: (value, mask/length/high) pair per ACL field.
+ENTRY_WORDS = {4: 2 + 2 * 9, 6: 2 + 2 * 15}
+
+#: rte_acl's highest priority (RTE_ACL_MAX_PRIORITY); rule i gets MAX_PRIORITY - i.
+MAX_PRIORITY = (1 << 29) - 1
+#: userdata = return code + CODE_BIAS, so that it is never 0 (0 is "no match").
+CODE_BIAS = 16
+
+#: A rule that needs more ACL entries than this is refused (at its line).
+MAX_ENTRIES_PER_RULE = 4096
+#: Intermediate DNF size at which a rule is refused as too complex.
+MAX_CUBES = 256
+
+
+def field_top(name: str, family: int) -> int:
+    bits = FIELD_BITS[name] or (32 if family == 4 else 128)
+    return (1 << bits) - 1
+
+
+# -- interval sets -------------------------------------------------------------------
+
+Intervals = tuple[tuple[int, int], ...]  # sorted, disjoint, not adjacent; inclusive bounds
+
+
+def iv_and(a: Intervals, b: Intervals) -> Intervals:
+    out = []
+    i = j = 0
+    while i < len(a) and j < len(b):
+        lo = max(a[i][0], b[j][0])
+        hi = min(a[i][1], b[j][1])
+        if lo <= hi:
+            out.append((lo, hi))
+        if a[i][1] < b[j][1]:
+            i += 1
+        else:
+            j += 1
+    return tuple(out)
+
+
+def iv_or(a: Intervals, b: Intervals) -> Intervals:
+    out: list[tuple[int, int]] = []
+    for lo, hi in sorted(a + b):
+        if out and lo <= out[-1][1] + 1:
+            if hi > out[-1][1]:
+                out[-1] = (out[-1][0], hi)
+        else:
+            out.append((lo, hi))
+    return tuple(out)
+
+
+def iv_not(a: Intervals, top: int) -> Intervals:
+    out = []
+    nxt = 0
+    for lo, hi in a:
+        if lo > nxt:
+            out.append((nxt, lo - 1))
+        nxt = hi + 1
+    if nxt <= top:
+        out.append((nxt, top))
+    return tuple(out)
+
+
+def iv_values(values: Iterable[int]) -> Intervals:
+    out: list[tuple[int, int]] = []
+    for v in sorted(set(values)):
+        if out and v == out[-1][1] + 1:
+            out[-1] = (out[-1][0], v)
+        else:
+            out.append((v, v))
+    return tuple(out)
+
+
+# -- cubes and disjunctive normal forms ------------------------------------------------
+
+# A cube is a dict field -> Intervals for the constrained fields (a field that is
+# absent may take any value); a DNF is a list of cubes; [] is false, [{}] is true.
+Cube = dict
+DNF = list
+TRUE: DNF = [{}]
+
+
+class TooComplex(Exception):
+    """A rule whose normal form or ACL entries would be too large."""
+
+
+def _cube_and(a: Cube, b: Cube, family: int) -> Cube | None:
+    out = dict(a)
+    for name, s in b.items():
+        if name in out:
+            s = iv_and(out[name], s)
+            if not s:
+                return None
+        out[name] = s
+    return out
+
+
+def _subset(a: Cube, b: Cube, family: int) -> bool:
+    """Every packet in cube a is in cube b."""
+    for name, s in b.items():
+        mine = a.get(name)
+        if mine is None:
+            return False  # a leaves the field free, b constrains it (b's set is never full)
+        if iv_and(mine, s) != mine:
+            return False
+    return True
+
+
+def _key(c: Cube) -> tuple:
+    return tuple(sorted(c.items()))
+
+
+def simplify(cubes: DNF, family: int) -> DNF:
+    """Drop duplicates and cubes inside others; merge cubes that differ in one field."""
+    changed = True
+    cur = list({_key(c): c for c in cubes}.values())
+    while changed:
+        changed = False
+        if any(not c for c in cur):
+            return [{}]
+        # Merge cubes equal everywhere but in one field.
+        for name in FIELDS:
+            groups: dict[tuple, Cube] = {}
+            for c in cur:
+                if name not in c:
+                    groups.setdefault(("free", _key(c)), c)
+                    continue
+                rest = tuple(sorted((k, v) for k, v in c.items() if k != name))
+                g = groups.get(rest)
+                if g is None:
+                    groups[rest] = c
+                else:
+                    merged = iv_or(g[name], c[name])
+                    new = {k: v for k, v in c.items() if k != name}
+                    if merged != ((0, field_top(name, family)),):
+                        new[name] = merged
+                    groups[rest] = new
+                    changed = True
+            cur = list(groups.values())
+        # Subsumption, smallest cubes checked against the others.
+        # A cube can only lie inside one that constrains no more fields than it does.
+        cur.sort(key=len)
+        kept: list[Cube] = []
+        for i, c in enumerate(cur):
+            if any(_subset(c, o, family) for o in kept) or \
+                    any(_subset(c, o, family) for o in cur[i + 1:] if len(o) == len(c)):
+                changed = True
+                continue
+            kept.append(c)
+        cur = kept
+        if len(cur) > MAX_CUBES:
+            raise TooComplex(f"its normal form has more than {MAX_CUBES} terms")
+    return cur
+
+
+def dnf_and(a: DNF, b: DNF, family: int) -> DNF:
+    if len(a) * len(b) > MAX_CUBES * 16:
+        raise TooComplex(f"its normal form has more than {MAX_CUBES} terms")
+    out = []
+    for x in a:
+        for y in b:
+            c = _cube_and(x, y, family)
+            if c is not None:
+                out.append(c)
+    return simplify(out, family)
+
+
+def dnf_or(a: DNF, b: DNF, family: int) -> DNF:
+    return simplify(a + b, family)
+
+
+def dnf_not(a: DNF, family: int) -> DNF:
+    out = TRUE
+    for c in a:
+        comp = [{name: iv_not(s, field_top(name, family))} for name, s in c.items()]
+        out = dnf_and(out, comp, family)
+        if not out:
+            break
+    return out
+
+
+# -- primitives -----------------------------------------------------------------------
+
+
+def _cube(**fields: Intervals) -> DNF:
+    return [dict(fields)]
+
+
+def _one(v: int) -> Intervals:
+    return ((v, v),)
+
+
+_L4 = _one(1)
+_PROTO_NUMBERS = {"tcp": (None, 6), "udp": (None, 17), "sctp": (None, 132),
+                  "icmp": (4, 1), "igmp": (4, 2), "icmp6": (6, 58)}
+
+
+def _addr(direction: str, interval: Intervals) -> DNF:
+    if direction == SRC:
+        return _cube(src=interval)
+    if direction == DST:
+        return _cube(dst=interval)
+    if direction == BOTH:
+        return _cube(src=interval, dst=interval)
+    return [{"src": interval}, {"dst": interval}]
+
+
+def _network(net: ipaddress.IPv4Network | ipaddress.IPv6Network) -> Intervals:
+    return ((int(net.network_address), int(net.broadcast_address)),)
+
+
+def to_dnf(e: MatchExpr, family: int) -> DNF:
+    """The packets of one IP family (4 or 6) that `e` accepts, as a DNF over the key."""
+    if isinstance(e, And):
+        out = TRUE
+        for item in e.items:
+            out = dnf_and(out, to_dnf(item, family), family)
+            if not out:
+                break
+        return out
+    if isinstance(e, Or):
+        out: DNF = []
+        for item in e.items:
+            out = dnf_or(out, to_dnf(item, family), family)
+            if out == TRUE:
+                break
+        return out
+    if isinstance(e, Not):
+        return dnf_not(to_dnf(e.item, family), family)
+    if isinstance(e, Proto):
+        if e.name in ("ip", "ip6"):
+            return TRUE if (e.name == "ip") == (family == 4) else []
+        if e.name in ("arp", "rarp"):
+            return []
+        fam, number = _PROTO_NUMBERS[e.name]
+        return _cube(proto=_one(number)) if fam in (None, family) else []
+    if isinstance(e, EtherProto):
+        if e.value in VLAN_TPIDS:
+            raise ValueError("VLAN tests are not supported by the Firewall")
+        return TRUE if e.value == (0x0800 if family == 4 else 0x86DD) else []
+    if isinstance(e, IpProto):
+        return _cube(proto=_one(e.value)) if e.family in (None, family) else []
+    if isinstance(e, Host):
+        if e.addr.version != family:
+            return []
+        return _addr(e.direction, _one(int(e.addr)))
+    if isinstance(e, Net):
+        if e.network.version != family:
+            return []
+        return _addr(e.direction, _network(e.network))
+    if isinstance(e, IpMulticast):
+        if e.family != family:
+            return []
+        net = ipaddress.ip_network("224.0.0.0/4" if family == 4 else "ff00::/8")
+        return _cube(dst=_network(net))
+    if isinstance(e, Port):
+        protos = iv_values({"tcp": (6,), "udp": (17,), None: (6, 17)}[e.l4])
+        ports = ((e.lo, e.hi),)
+        base = {"l4ok": _L4, "proto": protos}
+        if e.direction == SRC:
+            return [dict(base, sport=ports)]
+        if e.direction == DST:
+            return [dict(base, dport=ports)]
+        if e.direction == BOTH:
+            return [dict(base, sport=ports, dport=ports)]
+        return simplify([dict(base, sport=ports), dict(base, dport=ports)], family)
+    if isinstance(e, FieldTest):
+        fam, number, name = {
+            "tcpflags": (None, 6, "tcpflags"), "icmptype": (4, 1, "icmptype"),
+            "icmpcode": (4, 1, "icmpcode"), "icmp6type": (6, 58, "icmptype"),
+            "icmp6code": (6, 58, "icmpcode"),
+        }[e.field]
+        if fam not in (None, family):
+            return []
+        mask = 0xFF if e.mask is None else e.mask
+        test = _RELOPS[e.op]
+        values = iv_values(x for x in range(256) if test(x & mask, e.value))
+        if not values:
+            return []
+        c = {"l4ok": _L4, "proto": _one(number)}
+        if values != ((0, 255),):
+            c[name] = values
+        return [c]
+    raise ValueError(f"{type(e).__name__} is not supported by the Firewall")
+
+
+_RELOPS = {"==": int.__eq__, "!=": int.__ne__, "<": int.__lt__, "<=": int.__le__,
+           ">": int.__gt__, ">=": int.__ge__}
+
+
+# -- non-IP packets -------------------------------------------------------------------
+
+Residual = Union[bool, MatchExpr]
+
+
+def nonip_residual(e: MatchExpr) -> Residual:
+    """`e` for a packet without a valid IP header: every IP test is false.
+
+    What is left is True, False, or an expression of `arp`, `rarp` and
+    `ether proto N` tests (on the EtherType), for generated code to decide.
+    """
+    if isinstance(e, And):
+        parts = []
+        for item in e.items:
+            r = nonip_residual(item)
+            if r is False:
+                return False
+            if r is not True:
+                parts.append(r)
+        return True if not parts else parts[0] if len(parts) == 1 else And(tuple(parts))
+    if isinstance(e, Or):
+        parts = []
+        for item in e.items:
+            r = nonip_residual(item)
+            if r is True:
+                return True
+            if r is not False:
+                parts.append(r)
+        return False if not parts else parts[0] if len(parts) == 1 else Or(tuple(parts))
+    if isinstance(e, Not):
+        r = nonip_residual(e.item)
+        return (not r) if isinstance(r, bool) else Not(r)
+    if isinstance(e, Proto) and e.name in ("arp", "rarp"):
+        return e
+    if isinstance(e, EtherProto) and e.value not in VLAN_TPIDS:
+        return e
+    return False
+
+
+# -- ACL entries ----------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=4096)
+def bit_cover(values: Intervals, bits: int) -> tuple[tuple[int, int], ...]:
+    """(value, mask) pairs whose union is exactly the set `values` of `bits`-bit numbers."""
+    full = (1 << bits) - 1
+    members = {v for lo, hi in values for v in range(lo, hi + 1)}
+    if len(members) == full + 1:
+        return ((0, 0),)
+    # Prime implicants (Quine-McCluskey), then a greedy cover.
+    current = {(v, full) for v in members}
+    primes: set[tuple[int, int]] = set()
+    while current:
+        merged: set[tuple[int, int]] = set()
+        used: set[tuple[int, int]] = set()
+        for v, m in current:
+            for bit in range(bits):
+                b = 1 << bit
+                if m & b and not v & b and (v | b, m) in current:
+                    merged.add((v, m & ~b))
+                    used.add((v, m))
+                    used.add((v | b, m))
+        primes |= current - used
+        current = merged
+    cover_of = {p: {x for x in members if x & p[1] == p[0]} for p in primes}
+    uncovered = set(members)
+    chosen = []
+    while uncovered:
+        best = max(sorted(primes), key=lambda p: len(cover_of[p] & uncovered))
+        chosen.append(best)
+        uncovered -= cover_of[best]
+    return tuple(sorted(chosen))
+
+
+def range_prefixes(lo: int, hi: int, bits: int) -> list[tuple[int, int]]:
+    """(network, prefix length) pairs whose union is exactly [lo, hi]."""
+    out = []
+    while lo <= hi:
+        size = (lo & -lo) if lo else 1 << bits
+        while lo + size - 1 > hi:
+            size >>= 1
+        out.append((lo, bits - size.bit_length() + 1))
+        lo += size
+    return out
+
+
+def _pieces(name: str, s: Intervals | None, family: int) -> list[tuple[int, ...]]:
+    """The ACL (value, mask) words that cover one field's set, one tuple per piece."""
+    if name in BITMASK_FIELDS:
+        if s is None:
+            return [(0, 0)]
+        return [(v, m) for v, m in bit_cover(s, FIELD_BITS[name])]
+    if name in RANGE_FIELDS:
+        return [(0, 65535)] if s is None else [(lo, hi) for lo, hi in s]
+    bits = 32 if family == 4 else 128
+    if s is None:
+        return [(0, 0) * (bits // 32)]
+    out = []
+    for lo, hi in s:
+        for net, plen in range_prefixes(lo, hi, bits):
+            words: tuple[int, ...] = ()
+            for i in range(bits // 32):
+                shift = bits - 32 * (i + 1)
+                wlen = min(32, max(0, plen - 32 * i))
+                words += ((net >> shift) & 0xFFFFFFFF if wlen else 0, wlen)
+            out.append(words)
+    return out
+
+
+def cube_entries(c: Cube, family: int) -> list[tuple[int, ...]]:
+    """The ACL fields (value, mask pairs, flattened) of the entries that cover one cube."""
+    pieces = [_pieces(name, c.get(name), family) for name in FIELDS]
+    count = 1
+    for p in pieces:
+        count *= len(p)
+    if count > MAX_ENTRIES_PER_RULE:
+        raise TooComplex(f"it needs more than {MAX_ENTRIES_PER_RULE} ACL entries")
+    return [tuple(itertools.chain.from_iterable(combo)) for combo in itertools.product(*pieces)]
+
+
+# -- rule sets -------------------------------------------------------------------------
+
+
+@dataclass
+class Program:
+    """A rule file compiled for the native body."""
+
+    entries: dict[int, list[tuple[int, ...]]] = field(default_factory=lambda: {4: [], 6: []})
+    # (residual test or True, return code, rule line) in rule order, up to the first True
+    nonip: list[tuple[Residual, int, int]] = field(default_factory=list)
+    default_code: int = 0
+    errors: list[RuleError] = field(default_factory=list)
+    rules: int = 0
+    lines: list[int] = field(default_factory=list)  # the line of each rule, by index
+
+
+def action_code(rule: Rule | None, outputs: tuple[str, ...], default: str, denied: str) -> int:
+    """The body's return value for a rule's action (None: the default action)."""
+    if rule is None:
+        if default == "allow":
+            return 0
+        return outputs.index("denied") if denied == "output" else -2  # default-deny
+    if rule.action == "allow":
+        return 0
+    if rule.action == "deny":
+        return outputs.index("denied") if denied == "output" else -1  # denied
+    return outputs.index(rule.port)
+
+
+def classbench_cube(rule: Rule) -> tuple[int, Cube]:
+    """A ClassBench filter as (family, cube)."""
+    family = rule.src.version
+    c: Cube = {}
+    for name, net in (("src", rule.src), ("dst", rule.dst)):
+        if net.prefixlen:
+            c[name] = _network(net)
+    pv, pm = rule.proto
+    if pm:
+        c["proto"] = iv_values(x for x in range(256) if x & pm == pv & pm)
+    if rule.sport != (0, 65535) or rule.dport != (0, 65535):
+        # Ports exist only in TCP and UDP headers that were read.
+        c["l4ok"] = _L4
+        c["proto"] = iv_and(c.get("proto", ((0, 255),)), iv_values((6, 17)))
+        if not c["proto"]:
+            return family, None
+        if rule.sport != (0, 65535):
+            c["sport"] = (rule.sport,)
+        if rule.dport != (0, 65535):
+            c["dport"] = (rule.dport,)
+    return family, c
+
+
+def rule_dnfs(rule: Rule, fmt: str) -> dict[int, DNF]:
+    if fmt == "classbench":
+        family, c = classbench_cube(rule)
+        return {family: [] if c is None else [c], 10 - family: []}
+    if rule.match is None:
+        return {4: TRUE, 6: TRUE}
+    return {family: to_dnf(rule.match, family) for family in (4, 6)}
+
+
+def compile_rules(rules: list[Rule], fmt: str, outputs: tuple[str, ...], default: str = "deny",
+                  denied: str = "drop") -> Program:
+    """Compile parsed rules (in file order) into ACL entries and the non-IP decision."""
+    prog = Program(default_code=action_code(None, outputs, default, denied), rules=len(rules),
+                   lines=[r.line for r in rules])
+    shadowed = {4: False, 6: False}  # a match-all rule hides every later rule
+    nonip_done = False
+    for index, rule in enumerate(rules):
+        code = action_code(rule, outputs, default, denied)
+        try:
+            dnfs = rule_dnfs(rule, fmt)
+            new = {4: [], 6: []}
+            for family, dnf in dnfs.items():
+                if shadowed[family]:
+                    continue
+                head = (MAX_PRIORITY - index, code + CODE_BIAS)
+                n = 0
+                for c in dnf:
+                    for fields in cube_entries(c, family):
+                        new[family].append(head + fields)
+                        n += 1
+                        if n > MAX_ENTRIES_PER_RULE:
+                            raise TooComplex(f"it needs more than {MAX_ENTRIES_PER_RULE} ACL entries")
+                if dnf == TRUE:
+                    shadowed[family] = True
+        except TooComplex as exc:
+            prog.errors.append(RuleError(rule.line, rule.col, max(1, len(rule.match_text)),
+                                         f"this rule is too complex for the ACL: {exc}",
+                                         "split it into several rules, or avoid `not` over a "
+                                         "long `or`"))
+            continue
+        for family in (4, 6):
+            prog.entries[family].extend(new[family])
+        if not nonip_done and fmt != "classbench":
+            r = True if rule.match is None else nonip_residual(rule.match)
+            if r is not False:
+                prog.nonip.append((r, code, rule.line))
+                nonip_done = r is True
+    return prog
+
+
+# -- a Python model of the ACL, for tests and tools --------------------------------------
+
+
+def key_of(meta, family: int) -> dict[str, int]:
+    """The key fields of a packet's metadata, as the native body builds them."""
+    from chainc.packet import META_L4_OK
+    src = meta.ip4_src if family == 4 else (meta.ip6_src_hi << 64) | meta.ip6_src_lo
+    dst = meta.ip4_dst if family == 4 else (meta.ip6_dst_hi << 64) | meta.ip6_dst_lo
+    return {"proto": meta.ip_proto, "l4ok": 1 if meta.flags & META_L4_OK else 0,
+            "tcpflags": meta.tcp_flags, "icmptype": meta.icmp_type, "icmpcode": meta.icmp_code,
+            "src": src, "dst": dst, "sport": meta.sport, "dport": meta.dport}
+
+
+def entry_matches(entry: tuple[int, ...], key: dict[str, int], family: int) -> bool:
+    """Whether one ACL entry (as emitted) matches a key, read the way rte_acl reads it."""
+    w = entry[2:]
+    for i, name in enumerate(BITMASK_FIELDS):
+        v, m = w[2 * i], w[2 * i + 1]
+        if key[name] & m != v & m:
+            return False
+    pos = 2 * len(BITMASK_FIELDS)
+    nwords = 1 if family == 4 else 4
+    for name in ADDR_FIELDS:
+        value = key[name]
+        for i in range(nwords):
+            word = (value >> (32 * (nwords - 1 - i))) & 0xFFFFFFFF
+            v, plen = w[pos], w[pos + 1]
+            mask = (0xFFFFFFFF << (32 - plen)) & 0xFFFFFFFF if plen else 0
+            if word & mask != v & mask:
+                return False
+            pos += 2
+    for name in RANGE_FIELDS:
+        if not w[pos] <= key[name] <= w[pos + 1]:
+            return False
+        pos += 2
+    return True
