@@ -2,11 +2,14 @@
 
     python3 bench/bench_router.py [--routes 10000] [--routes6 2000] [--seconds 3] [--rounds 3] [--core 1]
 
-Builds two chains and runs them in alternating rounds on the same lcore,
+Builds three chains and runs them in alternating rounds on the same lcore,
 each over the benchmark traffic (bench/traffic.py) replayed forever from a
 net_pcap vdev into net_null:
 
-  forward  bench/chains/forward.chain   rx -> tx
+  forward  bench/chains/forward.chain   rx -> tx (bursts go port to port:
+           no header parsing, no per-packet work at all)
+  counter  rx -> Counter() -> tx: the cost of any one-NF chain (headers
+           parsed once, one NF call, per-packet dispatch and tx buffering)
   router   rx -> Router(routes: R) -> tx, R holding --routes random IPv4
            routes (a tenth of them inside 198.18.0.0/16, the traffic's
            destinations, at depths 17..32 so lookups reach rte_lpm's second
@@ -15,8 +18,9 @@ net_pcap vdev into net_null:
            up, has its TTL decremented and checksum updated, and both MACs
            rewritten.
 
-It prints the median Mpps of each and the router's ratio to forward, per
-traffic file.
+It prints the median Mpps of each, the router's ratio to forward and to
+counter (what the Router itself costs), and the Router's cycles per packet
+as the binary measures them, per traffic file.
 """
 
 from __future__ import annotations
@@ -49,6 +53,15 @@ port tx = null()
 nf r = Router(routes: "routes.txt")
 rx -> r
 """ + "".join(f"r.{p} -> tx\n" for p in PORTS)
+
+
+COUNTER_CHAIN = """\
+# Benchmark: one trivial NF (written by bench/bench_router.py).
+port rx = pcap("in.pcap")
+port tx = null()
+
+rx -> Counter() -> tx
+"""
 
 
 def route_file(n4: int, n6: int, seed: int = 1) -> str:
@@ -105,7 +118,9 @@ def main(argv: list[str] | None = None) -> int:
         pcaps = traffic.generate(tmp / "traffic")
         (tmp / "routes.txt").write_text(route_file(args.routes, args.routes6))
         (tmp / "router.chain").write_text(ROUTER_CHAIN)
-        chains = {"forward": HERE / "chains" / "forward.chain", "router": tmp / "router.chain"}
+        (tmp / "counter.chain").write_text(COUNTER_CHAIN)
+        chains = {"forward": HERE / "chains" / "forward.chain", "counter": tmp / "counter.chain",
+                  "router": tmp / "router.chain"}
         binaries = {}
         for name, chain in chains.items():
             graph = load_chain(str(chain)).graph
@@ -124,17 +139,21 @@ def main(argv: list[str] | None = None) -> int:
                         assert sum(node["drops"].values()) == 0, node["drops"]
                         if node.get("cycle_samples"):
                             cycles.append(cycles_per_packet(node))
-            fwd, rt = statistics.median(runs["forward"]), statistics.median(runs["router"])
-            results.append({"traffic": tname, "forward_mpps": fwd, "router_mpps": rt,
-                            "ratio": rt / fwd if fwd else 0.0, "router_cycles_per_packet":
-                            statistics.median(cycles) if cycles else None, "runs": runs})
-            print(f"  {tname:6} forward {fwd:6.2f} Mpps  router {rt:6.2f} Mpps  ratio {rt / fwd:.3f}",
+            fwd, cnt, rt = (statistics.median(runs[name]) for name in ("forward", "counter", "router"))
+            results.append({"traffic": tname, "forward_mpps": fwd, "counter_mpps": cnt, "router_mpps": rt,
+                            "ratio": rt / fwd if fwd else 0.0, "ratio_to_counter": rt / cnt if cnt else 0.0,
+                            "router_cycles_per_packet": statistics.median(cycles) if cycles else None,
+                            "runs": runs})
+            print(f"  {tname:6} forward {fwd:6.2f}  counter {cnt:6.2f}  router {rt:6.2f} Mpps",
                   file=sys.stderr)
 
-    print(f"{'traffic':8} {'forward Mpps':>13} {'router Mpps':>12} {'ratio':>7} {'router cyc/pkt':>15}")
+    print(f"{'traffic':8} {'forward':>8} {'counter':>8} {'router':>8} {'router/fwd':>11} "
+          f"{'router/counter':>15} {'router cyc/pkt':>15}")
     for r in results:
         cyc = f"{r['router_cycles_per_packet']:.0f}" if r["router_cycles_per_packet"] else "-"
-        print(f"{r['traffic']:8} {r['forward_mpps']:13.2f} {r['router_mpps']:12.2f} {r['ratio']:7.3f} {cyc:>15}")
+        print(f"{r['traffic']:8} {r['forward_mpps']:8.2f} {r['counter_mpps']:8.2f} {r['router_mpps']:8.2f} "
+              f"{r['ratio']:11.3f} {r['ratio_to_counter']:15.3f} {cyc:>15}")
+    print("(Mpps)")
     print(f"(medians of {args.rounds} alternating runs of {args.seconds:g} s on lcore {args.core}; "
           f"{args.routes} IPv4 + {args.routes6} IPv6 routes)")
     if args.json:
