@@ -20,7 +20,6 @@ from scapy.all import (ARP, ICMP, IP, TCP, UDP, Dot1Q, Ether, IPOption_Router_Al
 from scapy.layers.inet6 import ICMPv6EchoReply, ICMPv6EchoRequest, ICMPv6ND_NS
 
 from chainc.match import evaluate
-from chainc.packet import META_L3_IPV4, META_L3_IPV6
 
 from nfhelpers import make_node, packet, reference, stdlib, validate
 
@@ -192,8 +191,12 @@ def test_the_shared_classbench_set_loads_and_compiles():
     rules, errors = rules_mod.parse_classbench(path.read_text())
     assert not errors and len(rules) == 2572
     prog = acl.compile_rules(rules, "classbench", ("out",), "deny", "drop")
-    assert not prog.errors and len(prog.entries[4]) == 2572 and not prog.entries[6]
-    assert prog.nonip == []
+    with_ports = sum(1 for r in rules if (r.sport, r.dport) != ((0, 65535), (0, 65535)))
+    assert not prog.errors and with_ports == 2313
+    # Filters with ports only in the L4 context; the flags column is not matched.
+    assert len(prog.entries[4, True]) == 2572 and len(prog.entries[4, False]) == 2572 - with_ports
+    assert not prog.entries[6, True] and not prog.entries[6, False] and prog.nonip == []
+    assert prog.layouts[4, True] == acl.LAYOUT_L4 and prog.layouts[4, False] == acl.LAYOUT_NOL4
 
 
 # -- the reference body ------------------------------------------------------------------
@@ -265,13 +268,9 @@ def test_reference_refuses_a_broken_rule_file(tmp_path):
 
 def model(prog, pkt) -> int:
     """The decision of the compiled program, the way the native body takes it."""
-    m = pkt.meta
-    if m.flags & (META_L3_IPV4 | META_L3_IPV6):
-        fam = 4 if m.flags & META_L3_IPV4 else 6
-        key = acl.key_of(m, fam)
-        best = max((e for e in prog.entries[fam] if acl.entry_matches(e, key, fam)),
-                   key=lambda e: e[0], default=None)
-        return prog.default_code if best is None else best[1] - acl.CODE_BIAS
+    code = acl.decide(prog, pkt.meta)
+    if code is not None:
+        return code
     for test, code, _line in prog.nonip:
         if test is True or evaluate(test, pkt):
             return code
@@ -320,8 +319,19 @@ def test_compiled_edge_rules_agree_with_the_reference(tmp_path):
 
 def test_match_all_rules_shadow_what_follows(tmp_path):
     prog = compile_node(firewall(tmp_path, "deny udp\nallow ip\nallow tcp\nallow *\n"))
-    assert len(prog.entries[4]) == 2 and len(prog.entries[6]) == 3  # tcp is dead for IPv4
+    # tcp is dead for IPv4
+    assert [len(prog.entries[ctx]) for ctx in acl.CONTEXTS] == [2, 2, 3, 3]
     assert [(t, c) for t, c, _ in prog.nonip] == [(True, 0)]
+    prog = compile_node(firewall(tmp_path, "deny not tcp port 22\nallow udp\n"))
+    assert len(prog.entries[4, False]) == 1  # every packet without ports matches the first rule
+
+
+def test_layouts_follow_what_the_rules_test(tmp_path):
+    prog = compile_node(firewall(tmp_path, "allow tcp port 22\nto x icmp[icmptype] == 8\n"))
+    assert prog.layouts[4, True] == acl.LAYOUT_FULL and prog.layouts[6, True] == acl.LAYOUT_L4
+    assert [len(prog.entries[4, True][0]), len(prog.entries[6, True][0])] == [
+        acl.entry_words(4, acl.LAYOUT_FULL), acl.entry_words(6, acl.LAYOUT_L4)] == [20, 24]
+    assert acl.entry_words(4, acl.LAYOUT_NOL4) == 8 and acl.entry_words(6, acl.LAYOUT_NOL4) == 20
 
 
 def test_generated_glue(tmp_path):
@@ -329,6 +339,7 @@ def test_generated_glue(tmp_path):
     text = FIREWALL.native.generate(node, "n7")
     assert text == FIREWALL.native.generate(node, "n7")  # deterministic
     assert "static const uint32_t n7_rules4[] = {" in text and "/* line 2 */" in text
+    assert "static const uint32_t n7_rules6n[] = {" in text
     assert "cdef int n7_init(firewall_state* st) except -1:" in text
     assert "cdef inline int n7_process(firewall_state* st, rte_mbuf* m, pkt_meta* meta" in text
     assert "return firewall_classify(st, meta)" in text

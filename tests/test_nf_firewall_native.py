@@ -65,10 +65,17 @@ def eal_cleanup():
     rte_eal_cleanup()
 
 
-def load(bytes r4, uint32_t n4, bytes r6, uint32_t n6, int default_code, bytes name):
-    cdef int failed = 0
-    rc = firewall_init(&st, <const uint32_t*><const char*>r4, n4, <const uint32_t*><const char*>r6, n6,
-                       default_code, name + b"_4", name + b"_6", &failed)
+def load(list rules, list counts, list layouts, int default_code, bytes name):
+    """Build the four contexts from packed entries (bytes), in FIREWALL_CONTEXTS order."""
+    cdef const uint32_t* r[4]
+    cdef uint32_t n[4]
+    cdef int lay[4]
+    cdef int failed = -1
+    for i in range(4):
+        r[i] = <const uint32_t*><const char*>rules[i]
+        n[i] = counts[i]
+        lay[i] = layouts[i]
+    rc = firewall_init(&st, r, n, lay, default_code, name, &failed)
     return rc, failed
 
 
@@ -100,8 +107,8 @@ rc = h.eal_init(job["eal"])
 if rc < 0:
     sys.exit(f"rte_eal_init failed: {rc}")
 results = []
-for i, (r4, n4, r6, n6, default_code, frames) in enumerate(job["sets"]):
-    rc, failed = h.load(r4, n4, r6, n6, default_code, b"fwt%d" % i)
+for i, (rules, counts, layouts, default_code, frames) in enumerate(job["sets"]):
+    rc, failed = h.load(rules, counts, layouts, default_code, b"fwt%d" % i)
     if rc != 0:
         results.append(("error", rc, failed))
         continue
@@ -160,8 +167,8 @@ def run_native(harness: Path, tmp: Path, sets: list[tuple]) -> list:
     prefix = f"fwtest-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     job = {"eal": ["fwtest", "-l", "0", "--no-huge", "-m", "512", "--no-shconf", "--file-prefix", prefix,
                    "--no-pci", "--no-telemetry", "--log-level=error"],
-           "sets": [(_pack(p.entries[4]), len(p.entries[4]), _pack(p.entries[6]), len(p.entries[6]),
-                     p.default_code, frames) for p, frames in sets]}
+           "sets": [([_pack(p.entries[ctx]) for ctx in acl.CONTEXTS], [len(p.entries[ctx]) for ctx in acl.CONTEXTS],
+                     [p.layouts[ctx] for ctx in acl.CONTEXTS], p.default_code, frames) for p, frames in sets]}
     job_path, out_path = tmp / "job.pickle", tmp / "out.pickle"
     job_path.write_bytes(pickle.dumps(job))
     try:
@@ -245,7 +252,8 @@ def test_an_impossible_context_fails_cleanly(harness, tmp_path):
     """A build error comes back as a negative errno and the failing family, not a crash."""
     node = firewall(tmp_path, "allow tcp\n")
     prog = spec_mod.compiled(node)
-    bad = acl.Program(entries={4: [(0, 17) + prog.entries[4][0][2:]], 6: []})  # priority 0 is invalid
+    bad = acl.Program(entries={ctx: list(prog.entries[ctx]) for ctx in acl.CONTEXTS}, layouts=prog.layouts)
+    bad.entries[6, True] = [(0, 17) + prog.entries[6, True][0][2:]]  # priority 0 is invalid
     result, = run_native(harness, tmp_path, [(bad, [])])
-    assert result[0] == "error" and result[1] < 0 and result[2] == 4
+    assert result[0] == "error" and result[1] < 0 and result[2] == 2  # the IPv6 (L4) context
     assert CLASSBENCH.name == "acl1_2572.rules"

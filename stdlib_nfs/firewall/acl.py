@@ -11,15 +11,23 @@ once per IP family, into a set of *cubes* (a disjunctive normal form), and
 each cube into one or more ACL entries that all carry the rule's priority
 (higher for earlier rules: first match wins) and the rule's action.
 
-The key holds exactly the packet metadata the rules can test (see
-`FIELDS`): the IP protocol, whether the L4 header was read (META_L4_OK), the
-TCP flags, the ICMP type and code, the two addresses and the two ports.
-Fields a packet does not have are zero in the metadata and in the key. Every
+The cubes range over exactly the packet metadata the rules can test (see
+`FIELDS`): the IP protocol, whether the L4 header was read (META_L4_OK,
+`l4ok`), the TCP flags, the ICMP type and code, the two addresses and the
+two ports. Fields a packet does not have are zero in the metadata. Every
 primitive of the supported pcap-filter subset is, for one family, an exact
 condition on those fields (`tcp dst port 22` on IPv4 is `proto == 6 and
 l4ok == 1 and dport == 22`), so the compiled entries accept exactly the
 packets the expression accepts; `not` is exact because each field's
 condition is kept as a set of intervals, whose complement is again one.
+
+Each family has two ACL contexts, so that `l4ok` never has to be in a key
+and no key holds more than the lookups need (each key byte is one more
+dependent step of the trie walk): the *L4* context for packets whose L4
+header was read (its key: protocol, the TCP-flags/ICMP group only if some
+rule tests those fields, addresses, ports) and the *no-L4* context for the
+others (protocol and addresses; their L4 fields are zero, so a cube's L4
+conditions are decided at build time).
 
 Non-IP packets (and IPv4/IPv6 packets whose header is malformed, META_L3_BAD)
 never reach the ACL: every IP test is false for them, and what is left of
@@ -56,11 +64,28 @@ BITMASK_FIELDS = ("proto", "l4ok", "tcpflags", "icmptype", "icmpcode")
 ADDR_FIELDS = ("src", "dst")
 RANGE_FIELDS = ("sport", "dport")
 
-#: ACL fields per entry: 9 for IPv4, 15 for IPv6 (native.pxd has the same tables).
-ACL_FIELDS = {4: 9, 6: 15}
-#: 32-bit words per entry in the generated arrays: priority, userdata, then a
-#: (value, mask/length/high) pair per ACL field.
-ENTRY_WORDS = {4: 2 + 2 * 9, 6: 2 + 2 * 15}
+#: The contexts: (family, l4) with l4 True for packets whose L4 header was read.
+CONTEXTS = ((4, True), (4, False), (6, True), (6, False))
+
+#: Key layouts (native.pxd's FIREWALL_LAYOUT_*): the logical fields an ACL entry holds,
+#: in order. Each field is a (value, mask) word pair per ACL field: a bit mask for
+#: the one-byte fields, a prefix length per 32-bit word of an address, the upper
+#: bound of a port range. An entry is priority, userdata, then those pairs.
+LAYOUT_FULL, LAYOUT_L4, LAYOUT_NOL4 = 0, 1, 2
+LAYOUT_FIELDS = {
+    LAYOUT_FULL: ("proto", "l4ok", "tcpflags", "icmptype", "icmpcode", "src", "dst", "sport", "dport"),
+    LAYOUT_L4: ("proto", "src", "dst", "sport", "dport"),
+    LAYOUT_NOL4: ("proto", "src", "dst"),
+}
+L4_FIELDS = ("tcpflags", "icmptype", "icmpcode", "sport", "dport")
+FLAG_FIELDS = ("tcpflags", "icmptype", "icmpcode")
+
+
+def entry_words(family: int, layout: int) -> int:
+    """32-bit words per entry."""
+    fields = LAYOUT_FIELDS[layout]
+    addr = sum(1 for f in fields if f in ADDR_FIELDS)
+    return 2 + 2 * (len(fields) - addr) + 2 * addr * (1 if family == 4 else 4)
 
 #: rte_acl's highest priority (RTE_ACL_MAX_PRIORITY); rule i gets MAX_PRIORITY - i.
 MAX_PRIORITY = (1 << 29) - 1
@@ -457,15 +482,41 @@ def _pieces(name: str, s: Intervals | None, family: int) -> list[tuple[int, ...]
     return out
 
 
-def cube_entries(c: Cube, family: int) -> list[tuple[int, ...]]:
+def cube_entries(c: Cube, family: int, layout: int) -> list[tuple[int, ...]]:
     """The ACL fields (value, mask pairs, flattened) of the entries that cover one cube."""
-    pieces = [_pieces(name, c.get(name), family) for name in FIELDS]
+    pieces = [_pieces(name, c.get(name), family) for name in LAYOUT_FIELDS[layout]]
     count = 1
     for p in pieces:
         count *= len(p)
     if count > MAX_ENTRIES_PER_RULE:
         raise TooComplex(f"it needs more than {MAX_ENTRIES_PER_RULE} ACL entries")
     return [tuple(itertools.chain.from_iterable(combo)) for combo in itertools.product(*pieces)]
+
+
+def cube_count(c: Cube, family: int, layout: int) -> int:
+    """How many ACL entries cube_entries gives, without making them."""
+    count = 1
+    for name in LAYOUT_FIELDS[layout]:
+        count *= len(_pieces(name, c.get(name), family))
+    return count
+
+
+def context_cube(c: Cube, l4: bool) -> Cube | None:
+    """The cube for the packets of one context, without `l4ok`; None if none of them is in it.
+
+    Without an L4 header, ports, TCP flags and ICMP fields are 0: a condition on
+    them is true or false for every such packet, so it is decided here.
+    """
+    s = c.get("l4ok")
+    if s is not None and not iv_and(s, _one(1 if l4 else 0)):
+        return None
+    out = {k: v for k, v in c.items() if k != "l4ok"}
+    if not l4:
+        for name in L4_FIELDS:
+            if name in out:
+                if not iv_and(out.pop(name), _one(0)):
+                    return None
+    return out
 
 
 # -- rule sets -------------------------------------------------------------------------
@@ -475,7 +526,11 @@ def cube_entries(c: Cube, family: int) -> list[tuple[int, ...]]:
 class Program:
     """A rule file compiled for the native body."""
 
-    entries: dict[int, list[tuple[int, ...]]] = field(default_factory=lambda: {4: [], 6: []})
+    # per context (family, l4): the entries, and the key layout they use
+    entries: dict[tuple[int, bool], list[tuple[int, ...]]] = field(
+        default_factory=lambda: {ctx: [] for ctx in CONTEXTS})
+    layouts: dict[tuple[int, bool], int] = field(
+        default_factory=lambda: {ctx: LAYOUT_L4 if ctx[1] else LAYOUT_NOL4 for ctx in CONTEXTS})
     # (residual test or True, return code, rule line) in rule order, up to the first True
     nonip: list[tuple[Residual, int, int]] = field(default_factory=list)
     default_code: int = 0
@@ -534,39 +589,51 @@ def compile_rules(rules: list[Rule], fmt: str, outputs: tuple[str, ...], default
     """Compile parsed rules (in file order) into ACL entries and the non-IP decision."""
     prog = Program(default_code=action_code(None, outputs, default, denied), rules=len(rules),
                    lines=[r.line for r in rules])
-    shadowed = {4: False, 6: False}  # a match-all rule hides every later rule
+    # (priority, userdata, cube) per context, in rule order
+    cubes: dict[tuple[int, bool], list[tuple[int, int, Cube]]] = {ctx: [] for ctx in CONTEXTS}
+    shadowed = {ctx: False for ctx in CONTEXTS}  # a match-all rule hides every later rule
     nonip_done = False
     for index, rule in enumerate(rules):
-        code = action_code(rule, outputs, default, denied)
+        head = (MAX_PRIORITY - index, action_code(rule, outputs, default, denied) + CODE_BIAS)
         try:
             dnfs = rule_dnfs(rule, fmt)
-            new = {4: [], 6: []}
-            for family, dnf in dnfs.items():
-                if shadowed[family]:
+            new = {ctx: [] for ctx in CONTEXTS}
+            count = 0
+            for ctx in CONTEXTS:
+                if shadowed[ctx]:
                     continue
-                head = (MAX_PRIORITY - index, code + CODE_BIAS)
-                n = 0
-                for c in dnf:
-                    for fields in cube_entries(c, family):
-                        new[family].append(head + fields)
-                        n += 1
-                        if n > MAX_ENTRIES_PER_RULE:
-                            raise TooComplex(f"it needs more than {MAX_ENTRIES_PER_RULE} ACL entries")
-                if dnf == TRUE:
-                    shadowed[family] = True
+                ccs = [cc for cc in (context_cube(c, ctx[1]) for c in dnfs[ctx[0]]) if cc is not None]
+                for cc in simplify(ccs, ctx[0]):
+                    count += cube_count(cc, ctx[0], LAYOUT_FULL if ctx[1] else LAYOUT_NOL4)
+                    if count > MAX_ENTRIES_PER_RULE:
+                        raise TooComplex(f"it needs more than {MAX_ENTRIES_PER_RULE} ACL entries")
+                    new[ctx].append(head + (cc,))
         except TooComplex as exc:
             prog.errors.append(RuleError(rule.line, rule.col, max(1, len(rule.match_text)),
                                          f"this rule is too complex for the ACL: {exc}",
                                          "split it into several rules, or avoid `not` over a "
                                          "long `or`"))
             continue
-        for family in (4, 6):
-            prog.entries[family].extend(new[family])
+        for ctx in CONTEXTS:
+            cubes[ctx].extend(new[ctx])
+            if any(not c for _, _, c in new[ctx]):
+                shadowed[ctx] = True
         if not nonip_done and fmt != "classbench":
             r = True if rule.match is None else nonip_residual(rule.match)
             if r is not False:
-                prog.nonip.append((r, code, rule.line))
+                prog.nonip.append((r, head[1] - CODE_BIAS, rule.line))
                 nonip_done = r is True
+    for ctx in CONTEXTS:
+        family, l4 = ctx
+        if not l4:
+            layout = LAYOUT_NOL4
+        elif any(name in c for _, _, c in cubes[ctx] for name in FLAG_FIELDS):
+            layout = LAYOUT_FULL
+        else:
+            layout = LAYOUT_L4
+        prog.layouts[ctx] = layout
+        prog.entries[ctx] = [(prio, ud) + fields for prio, ud, c in cubes[ctx]
+                             for fields in cube_entries(c, family, layout)]
     return prog
 
 
@@ -583,26 +650,41 @@ def key_of(meta, family: int) -> dict[str, int]:
             "src": src, "dst": dst, "sport": meta.sport, "dport": meta.dport}
 
 
-def entry_matches(entry: tuple[int, ...], key: dict[str, int], family: int) -> bool:
+def entry_matches(entry: tuple[int, ...], key: dict[str, int], family: int, layout: int) -> bool:
     """Whether one ACL entry (as emitted) matches a key, read the way rte_acl reads it."""
     w = entry[2:]
-    for i, name in enumerate(BITMASK_FIELDS):
-        v, m = w[2 * i], w[2 * i + 1]
-        if key[name] & m != v & m:
-            return False
-    pos = 2 * len(BITMASK_FIELDS)
-    nwords = 1 if family == 4 else 4
-    for name in ADDR_FIELDS:
+    pos = 0
+    for name in LAYOUT_FIELDS[layout]:
         value = key[name]
-        for i in range(nwords):
-            word = (value >> (32 * (nwords - 1 - i))) & 0xFFFFFFFF
-            v, plen = w[pos], w[pos + 1]
-            mask = (0xFFFFFFFF << (32 - plen)) & 0xFFFFFFFF if plen else 0
-            if word & mask != v & mask:
+        if name in ADDR_FIELDS:
+            nwords = 1 if family == 4 else 4
+            for i in range(nwords):
+                word = (value >> (32 * (nwords - 1 - i))) & 0xFFFFFFFF
+                v, plen = w[pos], w[pos + 1]
+                mask = (0xFFFFFFFF << (32 - plen)) & 0xFFFFFFFF if plen else 0
+                if word & mask != v & mask:
+                    return False
+                pos += 2
+        elif name in RANGE_FIELDS:
+            if not w[pos] <= value <= w[pos + 1]:
                 return False
             pos += 2
-    for name in RANGE_FIELDS:
-        if not w[pos] <= key[name] <= w[pos + 1]:
-            return False
-        pos += 2
+        else:
+            if value & w[pos + 1] != w[pos] & w[pos + 1]:
+                return False
+            pos += 2
     return True
+
+
+def decide(prog: Program, meta) -> int | None:
+    """The compiled program's return code for an IP packet (None for a non-IP one), taken
+    the way the native body takes it: the highest-priority matching entry of its context."""
+    from chainc.packet import META_L3_IPV4, META_L3_IPV6, META_L4_OK
+    if not meta.flags & (META_L3_IPV4 | META_L3_IPV6):
+        return None
+    family = 4 if meta.flags & META_L3_IPV4 else 6
+    ctx = (family, bool(meta.flags & META_L4_OK))
+    key = key_of(meta, family)
+    best = max((e for e in prog.entries[ctx] if entry_matches(e, key, family, prog.layouts[ctx])),
+               key=lambda e: e[0], default=None)
+    return prog.default_code if best is None else best[1] - CODE_BIAS

@@ -2,23 +2,27 @@
 #
 # Theory of operation (docs/firewall.md has the whole story). The rule file is
 # compiled at build time, in Python (acl.py), into ACL entries: one or more per
-# rule and IP family, each with the rule's priority (earlier rules higher) and
-# its action as userdata. The generated glue of each instance holds them as
-# constant arrays of 32-bit words and calls `firewall_init` once at start-up,
-# which builds one rte_acl context per family. Per packet, the key is filled
-# from the packet metadata (never from the frame, so nothing past the parsed
-# headers is read) and classified in the context of the packet's family; no
-# match means the default action. Packets that are not valid IPv4 or IPv6
-# never reach the ACL: the generated `process` decides them with the rules'
-# EtherType tests.
+# rule and context, each with the rule's priority (earlier rules higher) and
+# its action as userdata. There are four contexts: IPv4 and IPv6, each split
+# into packets whose L4 header was read (META_L4_OK) and the others, so that
+# no key holds more bytes than its lookups need. The generated glue of each
+# instance holds the entries as constant arrays of 32-bit words and calls
+# `firewall_init` once at start-up, which builds the contexts that have
+# entries. Per packet, the key is filled from the packet metadata (never from
+# the frame, so nothing past the parsed headers is read) and classified in
+# the packet's context; no match means the default action. Packets that are
+# not valid IPv4 or IPv6 never reach the ACL: the generated `process` decides
+# them with the rules' EtherType tests.
 #
-# An entry in the arrays is ENTRY_WORDS words: priority, userdata, then a
-# (value, mask) pair per ACL field in the order of FIREWALL_FIELDS4/6 below:
-# a bit mask for BITMASK fields, a prefix length for MASK fields, the upper
-# bound for RANGE fields. All values are in host byte order, as rte_acl wants
-# rules; keys are in network byte order, as it wants packets.
+# An entry in the arrays is: priority, userdata, then a (value, mask) pair
+# per ACL field of its context's layout (FIREWALL_LAYOUT_*, the same as
+# acl.LAYOUT_FIELDS): a bit mask for the one-byte fields, a prefix length for
+# each 32-bit address word, the upper bound for port ranges. All values are
+# in host byte order, as rte_acl wants rules; keys are in network byte order,
+# as it wants packets.
 
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t, int32_t
+from libc.stdio cimport snprintf
 from libc.stdlib cimport calloc, free
 from libc.string cimport memset
 from dpdk cimport chainc_bswap16, chainc_bswap32
@@ -89,13 +93,18 @@ cdef extern from "rte_errno.h" nogil:
 
 cdef enum:
     FIREWALL_CODE_BIAS = 16  # userdata = return code + 16 (acl.CODE_BIAS); 0 is "no match"
-    FIREWALL_FIELDS4 = 9
-    FIREWALL_FIELDS6 = 15
+    # Key layouts (acl.LAYOUT_*):
+    FIREWALL_LAYOUT_FULL = 0  # proto | l4ok tcp_flags icmp_type icmp_code | src | dst | sport dport
+    FIREWALL_LAYOUT_L4 = 1    # proto | src | dst | sport dport
+    FIREWALL_LAYOUT_NOL4 = 2  # proto | src | dst
+    # Contexts (acl.CONTEXTS): IPv4 with L4, IPv4 without, IPv6 with, IPv6 without.
+    FIREWALL_CONTEXTS = 4
 
 
-# The keys. The first ACL field must be one byte (proto); every later input
-# group is 4 consecutive bytes: the flags group (4 one-byte fields), each
-# 32-bit address word, and the two ports.
+# The keys: every layout reads its fields from the same struct. The first ACL
+# field must be one byte (proto); every later input group is 4 consecutive
+# bytes: the flags group (4 one-byte fields), each 32-bit address word, and
+# the two ports.
 cdef struct firewall_key4:
     uint8_t proto
     uint8_t pad[3]
@@ -122,8 +131,8 @@ cdef struct firewall_key6:
 
 
 cdef struct firewall_state:
-    firewall_acl_ctx* ctx4   # NULL: no IPv4 entries (every IPv4 packet gets the default)
-    firewall_acl_ctx* ctx6
+    # by context (IPv4 + L4, IPv4, IPv6 + L4, IPv6); NULL: no entries, the default decides
+    firewall_acl_ctx* ctx[4]
     int default_code
     uint64_t matched         # packets decided by a rule
     uint64_t unmatched       # packets decided by the default action
@@ -171,15 +180,16 @@ cdef inline int firewall_classify(firewall_state* st, const pkt_meta* meta) noex
     cdef firewall_key6 k6
     cdef const uint8_t* key
     cdef uint32_t result = 0
+    cdef int c = 0 if meta.flags & META_L4_OK else 1
     if meta.flags & META_L3_IPV4:
-        if st.ctx4 != NULL:
+        if st.ctx[c] != NULL:
             firewall_fill_key4(&k4, meta)
             key = <const uint8_t*>&k4
-            firewall_acl_classify(st.ctx4, &key, &result, 1, 1)
-    elif st.ctx6 != NULL:
+            firewall_acl_classify(st.ctx[c], &key, &result, 1, 1)
+    elif st.ctx[2 + c] != NULL:
         firewall_fill_key6(&k6, meta)
         key = <const uint8_t*>&k6
-        firewall_acl_classify(st.ctx6, &key, &result, 1, 1)
+        firewall_acl_classify(st.ctx[2 + c], &key, &result, 1, 1)
     if result == 0:
         st.unmatched += 1
         return st.default_code
@@ -196,47 +206,48 @@ cdef inline void firewall_def(firewall_acl_config* cfg, int i, uint8_t type, uin
     cfg.defs[i].offset = <uint32_t>offset
 
 
-cdef inline int firewall_layout(firewall_acl_config* cfg, int family) noexcept nogil:
-    """The ACL fields of a family's key, in the order of the entries' words."""
+cdef inline int firewall_layout(firewall_acl_config* cfg, int family, int layout) noexcept nogil:
+    """The ACL fields of a layout, in the order of the entries' words; their number."""
     cdef firewall_key4 k4
     cdef firewall_key6 k6
-    cdef char* b
-    cdef int i, n
+    cdef size_t flags, addr, sport, dport
+    cdef int i, n = 0, group = 1
+    cdef int words = 2 if family == 4 else 8  # 32-bit address words: source, then destination
+    if family == 4:
+        flags = <char*>&k4.l4ok - <char*>&k4
+        addr = <char*>&k4.src - <char*>&k4
+        sport = <char*>&k4.sport - <char*>&k4
+        dport = <char*>&k4.dport - <char*>&k4
+    else:
+        flags = <char*>&k6.l4ok - <char*>&k6
+        addr = <char*>&k6.src[0] - <char*>&k6
+        sport = <char*>&k6.sport - <char*>&k6
+        dport = <char*>&k6.dport - <char*>&k6
     memset(cfg, 0, sizeof(firewall_acl_config))
     cfg.num_categories = 1
     cfg.max_size = 0
-    if family == 4:
-        b = <char*>&k4
-        firewall_def(cfg, 0, FIREWALL_ACL_BITMASK, 1, 0, <char*>&k4.proto - b)
-        firewall_def(cfg, 1, FIREWALL_ACL_BITMASK, 1, 1, <char*>&k4.l4ok - b)
-        firewall_def(cfg, 2, FIREWALL_ACL_BITMASK, 1, 1, <char*>&k4.tcp_flags - b)
-        firewall_def(cfg, 3, FIREWALL_ACL_BITMASK, 1, 1, <char*>&k4.icmp_type - b)
-        firewall_def(cfg, 4, FIREWALL_ACL_BITMASK, 1, 1, <char*>&k4.icmp_code - b)
-        firewall_def(cfg, 5, FIREWALL_ACL_MASK, 4, 2, <char*>&k4.src - b)
-        firewall_def(cfg, 6, FIREWALL_ACL_MASK, 4, 3, <char*>&k4.dst - b)
-        firewall_def(cfg, 7, FIREWALL_ACL_RANGE, 2, 4, <char*>&k4.sport - b)
-        firewall_def(cfg, 8, FIREWALL_ACL_RANGE, 2, 4, <char*>&k4.dport - b)
-        n = FIREWALL_FIELDS4
-    else:
-        b = <char*>&k6
-        firewall_def(cfg, 0, FIREWALL_ACL_BITMASK, 1, 0, <char*>&k6.proto - b)
-        firewall_def(cfg, 1, FIREWALL_ACL_BITMASK, 1, 1, <char*>&k6.l4ok - b)
-        firewall_def(cfg, 2, FIREWALL_ACL_BITMASK, 1, 1, <char*>&k6.tcp_flags - b)
-        firewall_def(cfg, 3, FIREWALL_ACL_BITMASK, 1, 1, <char*>&k6.icmp_type - b)
-        firewall_def(cfg, 4, FIREWALL_ACL_BITMASK, 1, 1, <char*>&k6.icmp_code - b)
-        for i in range(4):
-            firewall_def(cfg, 5 + i, FIREWALL_ACL_MASK, 4, 2 + i, <char*>&k6.src[i] - b)
-            firewall_def(cfg, 9 + i, FIREWALL_ACL_MASK, 4, 6 + i, <char*>&k6.dst[i] - b)
-        firewall_def(cfg, 13, FIREWALL_ACL_RANGE, 2, 10, <char*>&k6.sport - b)
-        firewall_def(cfg, 14, FIREWALL_ACL_RANGE, 2, 10, <char*>&k6.dport - b)
-        n = FIREWALL_FIELDS6
+    firewall_def(cfg, n, FIREWALL_ACL_BITMASK, 1, 0, 0)  # proto, the first byte of both keys
+    n += 1
+    if layout == FIREWALL_LAYOUT_FULL:
+        for i in range(4):  # l4ok, tcp_flags, icmp_type, icmp_code: one input group
+            firewall_def(cfg, n, FIREWALL_ACL_BITMASK, 1, group, flags + i)
+            n += 1
+        group += 1
+    for i in range(words):
+        firewall_def(cfg, n, FIREWALL_ACL_MASK, 4, group, addr + 4 * i)
+        n += 1
+        group += 1
+    if layout != FIREWALL_LAYOUT_NOL4:
+        firewall_def(cfg, n, FIREWALL_ACL_RANGE, 2, group, sport)
+        firewall_def(cfg, n + 1, FIREWALL_ACL_RANGE, 2, group, dport)
+        n += 2
     cfg.num_fields = n
     return n
 
 
-cdef inline int firewall_build(firewall_acl_ctx** out, const char* name, int family,
+cdef inline int firewall_build(firewall_acl_ctx** out, const char* name, int family, int layout,
                                const uint32_t* words, uint32_t n) noexcept nogil:
-    """Build one family's context from `n` entries; 0, or a negative errno."""
+    """Build one context from `n` entries; 0, or a negative errno."""
     cdef firewall_acl_config cfg
     cdef firewall_acl_param param
     cdef firewall_acl_ctx* ctx
@@ -244,7 +255,7 @@ cdef inline int firewall_build(firewall_acl_ctx** out, const char* name, int fam
     cdef firewall_acl_field* f
     cdef char* buf
     cdef const uint32_t* w
-    cdef int nfields = firewall_layout(&cfg, family)
+    cdef int nfields = firewall_layout(&cfg, family, layout)
     cdef size_t rule_size = sizeof(firewall_acl_rule) + nfields * sizeof(firewall_acl_field)
     cdef uint32_t i
     cdef int j, rc
@@ -296,31 +307,32 @@ cdef inline int firewall_build(firewall_acl_ctx** out, const char* name, int fam
 
 
 cdef inline void firewall_free(firewall_state* st) noexcept nogil:
-    if st.ctx4 != NULL:
-        firewall_acl_free(st.ctx4)
-        st.ctx4 = NULL
-    if st.ctx6 != NULL:
-        firewall_acl_free(st.ctx6)
-        st.ctx6 = NULL
+    cdef int i
+    for i in range(FIREWALL_CONTEXTS):
+        if st.ctx[i] != NULL:
+            firewall_acl_free(st.ctx[i])
+            st.ctx[i] = NULL
 
 
-cdef inline int firewall_init(firewall_state* st, const uint32_t* rules4, uint32_t n4,
-                              const uint32_t* rules6, uint32_t n6, int default_code,
-                              const char* name4, const char* name6, int* failed) noexcept nogil:
-    """Build both contexts: 0, or a negative errno with the failing family (4, 6) in `failed`."""
-    cdef int rc
+cdef inline int firewall_init(firewall_state* st, const uint32_t** rules, const uint32_t* counts,
+                              const int* layouts, int default_code, const char* name,
+                              int* failed) noexcept nogil:
+    """Build the four contexts (`rules[i]`, `counts[i]` entries, `layouts[i]`, in the order
+    of FIREWALL_CONTEXTS), named `name` + a suffix: 0, or a negative errno with the index
+    of the failing context in `failed`."""
+    cdef char ctx_name[32]
+    cdef int i, rc
     st.matched = 0
     st.unmatched = 0
     st.default_code = default_code
-    st.ctx6 = NULL
-    failed[0] = 4
-    rc = firewall_build(&st.ctx4, name4, 4, rules4, n4)
-    if rc < 0:
-        return rc
-    failed[0] = 6
-    rc = firewall_build(&st.ctx6, name6, 6, rules6, n6)
-    if rc < 0:
-        firewall_free(st)
-        return rc
-    failed[0] = 0
+    for i in range(FIREWALL_CONTEXTS):
+        st.ctx[i] = NULL
+    for i in range(FIREWALL_CONTEXTS):
+        failed[0] = i
+        snprintf(ctx_name, sizeof(ctx_name), "%.28s_%d", name, i)
+        rc = firewall_build(&st.ctx[i], ctx_name, 4 if i < 2 else 6, layouts[i], rules[i], counts[i])
+        if rc < 0:
+            firewall_free(st)
+            return rc
+    failed[0] = -1
     return 0

@@ -101,34 +101,45 @@ def generate(node: "NfNode", sym: str) -> str:
     """
     from chainc.match import to_cython
 
-    from .acl import CODE_BIAS, MAX_PRIORITY
+    from .acl import CODE_BIAS, CONTEXTS, MAX_PRIORITY
 
     prog = compiled(node)
     if prog.errors:
         e = prog.errors[0]
         raise ValueError(f"rule file line {e.line}: {e.message}")
-    n4, n6 = len(prog.entries[4]), len(prog.entries[6])
-    c = [f"# Firewall {node.id}: {prog.rules} rules, {n4} IPv4 and {n6} IPv6 ACL entries",
+    names = [f"{sym}_rules{family}{'' if l4 else 'n'}" for family, l4 in CONTEXTS]
+    counts = [len(prog.entries[ctx]) for ctx in CONTEXTS]
+    summary = ", ".join(f"{n} IPv{f}{'' if l4 else ' no-L4'}" for n, (f, l4) in zip(counts, CONTEXTS))
+    c = [f"# Firewall {node.id}: {prog.rules} rules; ACL entries: {summary}",
          "from libc.stdint cimport uint32_t",
          "from dpdk cimport rte_mbuf, rte_strerror",
          "from meta cimport pkt_meta",
          "",
          "cdef extern from *:",
          '    """']
-    for family, entries in ((4, prog.entries[4]), (6, prog.entries[6])):
+    for name, ctx in zip(names, CONTEXTS):
+        entries = prog.entries[ctx]
         lines = [prog.lines[MAX_PRIORITY - e[0]] for e in entries]
-        c += ["    " + x for x in _c_array(f"{sym}_rules{family}", entries, lines)]
-    c += ['    """',
-          f"    const uint32_t* {sym}_rules4",
-          f"    const uint32_t* {sym}_rules6",
-          "",
+        c += ["    " + x for x in _c_array(name, entries, lines)]
+    c += ['    """']
+    c += [f"    const uint32_t* {name}" for name in names]
+    context_names = ["IPv4", "IPv4 no-L4", "IPv6", "IPv6 no-L4"]
+    c += ["",
           f"cdef int {sym}_init(firewall_state* st) except -1:",
-          "    cdef int failed = 0",
-          f"    cdef int rc = firewall_init(st, {sym}_rules4, {n4}, {sym}_rules6, {n6}, "
-          f"{prog.default_code}, b\"chainc_fw_{sym}_4\", b\"chainc_fw_{sym}_6\", &failed)",
+          "    cdef const uint32_t* rules[4]",
+          "    cdef uint32_t counts[4]",
+          "    cdef int layouts[4]",
+          "    cdef int rc",
+          "    cdef int failed = -1"]
+    for i, (name, ctx) in enumerate(zip(names, CONTEXTS)):
+        c += [f"    rules[{i}] = {name}",
+              f"    counts[{i}] = {counts[i]}",
+              f"    layouts[{i}] = {prog.layouts[ctx]}"]
+    c += [f"    rc = firewall_init(st, rules, counts, layouts, {prog.default_code}, "
+          f"b\"chainc_fw_{sym}\", &failed)",
           "    if rc < 0:",
           f"        raise StartupError({json.dumps('Firewall ' + node.id)} + f\": cannot build "
-          "the IPv{failed} ACL: {rte_strerror(-rc).decode()}\")",
+          f"the {{{context_names!r}[failed]}} ACL: {{rte_strerror(-rc).decode()}}\")",
           "    return 0",
           "",
           f"cdef inline int {sym}_process(firewall_state* st, rte_mbuf* m, pkt_meta* meta, "
@@ -198,8 +209,9 @@ SPEC = NfSpec(
         "is not valid IPv4 or IPv6 (ARP, other EtherTypes, a malformed IP header) fails "
         "every IP test: it matches only rules such as `allow *`, `allow arp` or "
         "`deny not ip`, else the default.\n\n"
-        "The native body compiles the rules at build time into DPDK rte_acl entries (one "
-        "context per IP family, built at start-up) and classifies each packet's header "
+        "The native body compiles the rules at build time into DPDK rte_acl entries (two "
+        "contexts per IP family, for packets with and without an L4 header, built at "
+        "start-up) and classifies each packet's header "
         "fields, taken from the parsed metadata; `chainc sim` evaluates the rules one by "
         "one. Counters: `matched` (decided by a rule) and `unmatched` (by the default). "
         "The Firewall keeps no connection state; put a ConnTrack in front of it to allow "
