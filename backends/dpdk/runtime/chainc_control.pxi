@@ -248,8 +248,17 @@ def _all_done():
     return all(chainc_load_flag(&stage_done[s]) for s in range(N_STAGES))
 
 
-def _control(opts, t0):
+def _control(opts, t0, busy_cpus):
     """Runs in a Python thread while the lcores move packets: duration, interval reports."""
+    # This thread was born on the main lcore's CPU; move it off the packet
+    # cores when the machine has others, so its wake-ups never preempt a stage.
+    spare = set(os.sched_getaffinity(0)) | set(range(os.cpu_count() or 1))
+    spare -= set(busy_cpus)
+    if spare:
+        try:
+            os.sched_setaffinity(0, spare)
+        except OSError:
+            pass  # restricted by a cpuset: share the core, as before
     next_report = t0 + opts.stats_interval if opts.stats_interval else None
     prev, prev_t = _snapshot(0.0), t0
     while not _all_done():
@@ -384,7 +393,8 @@ def run_binary(argv):
         signal(SIGINT, on_signal)
         signal(SIGTERM, on_signal)
         t0 = time.monotonic()
-        control = threading.Thread(target=_control, args=(opts, t0), daemon=True)
+        control = threading.Thread(target=_control, args=(opts, t0, lcores[:N_STAGES]),
+                                   daemon=True)
         control.start()
         for s in range(1, N_STAGES):
             rte_eal_remote_launch(stage_entry, <void*><long>s, lcores[s])
