@@ -12,7 +12,6 @@ frame's bytes, its metadata, and the port it arrived on.
 
 from __future__ import annotations
 
-import dataclasses
 import ipaddress
 import struct
 from dataclasses import dataclass, fields
@@ -370,30 +369,34 @@ class Packet:
 
     `data` may be rewritten in place by an NF; call `reparse()` afterwards (or
     update `meta` by hand) so later NFs see the new headers. `port` is the
-    name of the port the packet arrived on, `ts` its capture time in seconds.
+    name of the port the packet arrived on, `ts_ns` its capture time in
+    nanoseconds since the epoch; NFs read the time from `now_ns`.
     """
 
-    __slots__ = ("data", "meta", "port", "ts")
+    __slots__ = ("data", "meta", "port", "ts_ns")
 
-    def __init__(self, data: bytes | bytearray, port: str | None = None,
-                 ts: float | None = None):
+    def __init__(self, data: bytes | bytearray, port: str | None = None, ts_ns: int = 0):
         self.data = bytearray(data)
         self.port = port
-        self.ts = ts
+        self.ts_ns = ts_ns
         self.meta = parse_meta(self.data)
 
     def reparse(self) -> Meta:
         self.meta = parse_meta(self.data)
         return self.meta
 
-    def copy(self) -> "Packet":
-        """An independent packet with the same bytes, metadata, port and time (Tee)."""
-        twin = Packet.__new__(Packet)
-        twin.data = bytearray(self.data)
-        twin.meta = dataclasses.replace(self.meta)
-        twin.port = self.port
-        twin.ts = self.ts
-        return twin
+    @property
+    def now_ns(self) -> int:
+        """The time an NF sees for this packet: its capture time at the
+        microsecond resolution the native binary's packet clock has (net_pcap
+        delivers classic pcap's microseconds)."""
+        return self.ts_ns - self.ts_ns % 1000
+
+    def copy(self, snaplen: int = 0) -> "Packet":
+        """An independent packet with the same bytes (the first `snaplen` of them
+        when > 0), port and time: a Tee's copy. Its metadata is parsed afresh."""
+        data = self.data[:snaplen] if snaplen > 0 else self.data
+        return Packet(data, port=self.port, ts_ns=self.ts_ns)
 
     def __len__(self) -> int:
         return len(self.data)

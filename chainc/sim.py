@@ -52,6 +52,7 @@ class _NodeStats:
     packets_in: int = 0
     out: dict[str, int] = field(default_factory=dict)
     drops: dict[str, int] = field(default_factory=dict)
+    emitted: int = 0  # packets the NF made (a Tee's copies)
 
 
 def simulate(graph: ChainGraph, inputs: Mapping[str, Iterable[bytes | tuple[int, bytes]]],
@@ -87,6 +88,63 @@ def simulate(graph: ChainGraph, inputs: Mapping[str, Iterable[bytes | tuple[int,
     drops: dict[tuple[str, str], int] = {}
     limit = len(graph) + 1  # a DAG path visits each node at most once
 
+    def count_drop(node: NfNode, reason: str) -> None:
+        st = stats[node.id]
+        st.drops[reason] = st.drops.get(reason, 0) + 1
+        drops[(node.id, reason)] = drops.get((node.id, reason), 0) + 1
+
+    def follow(node: NfNode, index: int) -> tuple[NfNode, int] | None:
+        """The node and input index behind output `index` of `node`; None (and a
+        `bad-output` drop) when the NF has no such output."""
+        outs = _out_ports(node)
+        edge = graph.edge_from(node.id, outs[index]) if 0 <= index < len(outs) else None
+        if edge is None:
+            count_drop(node, BAD_OUTPUT)
+            return None
+        stats[node.id].out[outs[index]] += 1
+        nxt = graph.node(edge.dst)
+        return nxt, (nxt.inputs.index(edge.in_port) if edge.in_port in nxt.inputs else 0)
+
+    def walk(pkt: "Packet", node: NfNode, in_port: int, depth: int) -> None:
+        """Move one packet node by node until it leaves on a port or is dropped."""
+        while True:
+            depth += 1
+            if depth > limit:
+                raise SimError(f"a packet from port '{pkt.port}' passed {limit} nodes: "
+                               f"the graph has a cycle")
+            st = stats[node.id]
+            st.packets_in += 1
+            if node.kind is NodeKind.PORT_OUT:
+                outputs[node.port].append(bytes(pkt.data))
+                stamps[node.port].append(pkt.ts_ns)
+                tx[node.port] += 1
+                return
+            if node.kind is NodeKind.DROP:
+                drops[(node.id, DROPPED)] = drops.get((node.id, DROPPED), 0) + 1
+                return
+            if node.kind is NodeKind.PORT_IN:
+                index = 0
+            else:
+                body = bodies[node.id]
+                index = body.process(pkt, in_port)
+                if not isinstance(index, int) or isinstance(index, bool):
+                    raise SimError(f"NF '{node.id}' ({node.type_name}): process() returned "
+                                   f"{index!r}, not an int")
+                # Packets the NF emitted go first, as in the native stage.
+                made, body.emitted = body.emitted, []
+                for out, twin in made:
+                    st.emitted += 1
+                    nxt = follow(node, out)
+                    if nxt is not None:
+                        walk(twin, nxt[0], nxt[1], depth)
+            if index < 0:
+                count_drop(node, _reason(node, index))
+                return
+            nxt = follow(node, index)
+            if nxt is None:
+                return
+            node, in_port = nxt
+
     cursor = {p: 0 for p in queues}
     while any(cursor[p] < len(queues[p]) for p in queues):
         for port in queues:
@@ -94,44 +152,7 @@ def simulate(graph: ChainGraph, inputs: Mapping[str, Iterable[bytes | tuple[int,
             cursor[port] += len(burst)
             for ts, frame in burst:
                 rx[port] += 1
-                pkt = Packet(frame, port=port, ts=ts / 1e9)
-                node, in_port, hops = entry[port], 0, 0
-                while True:
-                    hops += 1
-                    if hops > limit:
-                        raise SimError(f"a packet from port '{port}' passed {limit} nodes: "
-                                       f"the graph has a cycle")
-                    st = stats[node.id]
-                    st.packets_in += 1
-                    if node.kind is NodeKind.PORT_OUT:
-                        outputs[node.port].append(bytes(pkt.data))
-                        stamps[node.port].append(ts)
-                        tx[node.port] += 1
-                        break
-                    if node.kind is NodeKind.DROP:
-                        drops[(node.id, DROPPED)] = drops.get((node.id, DROPPED), 0) + 1
-                        break
-                    if node.kind is NodeKind.PORT_IN:
-                        index = 0
-                    else:
-                        index = bodies[node.id].process(pkt, in_port)
-                    if not isinstance(index, int) or isinstance(index, bool):
-                        raise SimError(f"NF '{node.id}' ({node.type_name}): process() returned "
-                                       f"{index!r}, not an int")
-                    if index < 0:
-                        reason = _reason(node, index)
-                        st.drops[reason] = st.drops.get(reason, 0) + 1
-                        drops[(node.id, reason)] = drops.get((node.id, reason), 0) + 1
-                        break
-                    outs = _out_ports(node)
-                    edge = graph.edge_from(node.id, outs[index]) if index < len(outs) else None
-                    if edge is None:
-                        st.drops[BAD_OUTPUT] = st.drops.get(BAD_OUTPUT, 0) + 1
-                        drops[(node.id, BAD_OUTPUT)] = drops.get((node.id, BAD_OUTPUT), 0) + 1
-                        break
-                    st.out[outs[index]] += 1
-                    node = graph.node(edge.dst)
-                    in_port = node.inputs.index(edge.in_port) if edge.in_port in node.inputs else 0
+                walk(Packet(frame, port=port, ts_ns=ts), entry[port], 0, 0)
 
     for body in bodies.values():
         body.finish()
@@ -142,7 +163,7 @@ def simulate(graph: ChainGraph, inputs: Mapping[str, Iterable[bytes | tuple[int,
         body = bodies.get(n.id)
         node_stats.append({
             "id": n.id, "type": n.type_name, "core": 0, "in": st.packets_in,
-            "out": st.out, "drops": st.drops, "cycles": 0, "cycle_samples": 0,
+            "out": st.out, "drops": st.drops, "emitted": st.emitted, "cycles": 0, "cycle_samples": 0,
             "counters": dict(body.counters) if body is not None else {},
         })
     port_stats = [{"name": p, "rx": rx[p], "tx": tx[p], "tx_dropped": 0} for p in ports]

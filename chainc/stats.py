@@ -7,8 +7,11 @@ simulator prints.
 
     {"chain": str, "elapsed_s": float,
      "nodes": [{"id", "type", "core", "in", "out": {port: n},
-                "drops": {reason: n}, "cycles", "cycle_samples",
+                "drops": {reason: n}, "emitted", "cycles", "cycle_samples",
                 "counters": {name: n}}],
+
+An NF's packets in = sum(out) + sum(drops) - emitted, where `emitted` counts
+the packets it made itself (a Tee's copies), which leave through `out` too.
      "ports": [{"name", "rx", "tx", "tx_dropped"}],
      "mempool": {"size", "in_use"}}          # native only
 """

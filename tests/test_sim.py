@@ -80,8 +80,8 @@ def test_straight_line_chain(reg):
     assert [n["id"] for n in s["nodes"]] == ["wan/rx", "c", "m", "lan/tx"]
     c = node_stats(s, "c")
     assert c == {"id": "c", "type": "Counter", "core": 0, "in": 4, "out": {"out": 4},
-                 "drops": {"dropped": 0, "bad-output": 0}, "cycles": 0, "cycle_samples": 0,
-                 "counters": {"packets": 4, "bytes": sum(map(len, frames))}}
+                 "drops": {"dropped": 0, "bad-output": 0}, "emitted": 0, "cycles": 0,
+                 "cycle_samples": 0, "counters": {"packets": 4, "bytes": sum(map(len, frames))}}
     m = node_stats(s, "m")
     assert m["in"] == 4 and m["out"] == {"out": 3} and m["drops"]["runt"] == 1
     assert node_stats(s, "wan/rx")["type"] == "port-in" and node_stats(s, "wan/rx")["in"] == 4

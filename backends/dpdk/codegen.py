@@ -54,8 +54,10 @@ class NodeGlue:
     state_ref: str  # "&n3_st" or "NULL"
     call: str  # the process call expression
     init: str | None
+    finish: str | None
     drop_reasons: list[str]
     counters: list[str]
+    emits: bool = False  # process() may emit a second packet through `&emit`
     extra: str = ""  # per-instance generated Cython (e.g. a compiled Classifier)
 
 
@@ -70,7 +72,7 @@ def _glue(nm: NodeModel) -> NodeGlue:
     sym = nm.sym
     state_decl = f"cdef {native.state} {sym}_st" if native.state else None
     state_ref = f"&{sym}_st" if native.state else "NULL"
-    args = [state_ref, "m", "meta", "inp"]
+    args = [state_ref, "m", "meta", "inp"] + (["&emit"] if native.emits else [])
     if native.process_args:
         args += [str(a) for a in native.process_args(nm.node)]
     call = f"{native.process.format(sym=sym)}({', '.join(args)})"
@@ -78,9 +80,14 @@ def _glue(nm: NodeModel) -> NodeGlue:
     if native.init:
         iargs = [state_ref] + ([str(a) for a in native.init_args(nm.node)] if native.init_args else [])
         init = f"{native.init.format(sym=sym)}({', '.join(iargs)})"
+    finish = None
+    if native.finish:
+        fargs = [state_ref] + ([str(a) for a in native.finish_args(nm.node)] if native.finish_args else [])
+        finish = f"{native.finish.format(sym=sym)}({', '.join(fargs)})"
     extra = native.generate(nm.node, sym) if native.generate else ""
     reasons = list(spec.drop_reasons) + ["dropped", "bad-output"]
-    return NodeGlue(nm, state_decl, state_ref, call, init, reasons, list(native.counters), extra)
+    return NodeGlue(nm, state_decl, state_ref, call, init, finish, reasons, list(native.counters),
+                    native.emits, extra)
 
 
 def _target_code(nm: NodeModel) -> list[dict]:

@@ -21,6 +21,14 @@ class ReferenceNf:
         self.node = node
         self.params = node.params
         self.counters: dict[str, int] = {}  # same names as NativeBody.counters
+        # Packets made by `emit` during the current `process` call, as
+        # (output index, packet); the simulator routes them before the packet
+        # that `process` returns moves on, as the native stage does.
+        self.emitted: list[tuple[int, "Packet"]] = []
+
+    def emit(self, pkt: "Packet", output: int) -> None:
+        """Send a second packet (a copy made with `pkt.copy()`) out of `output`."""
+        self.emitted.append((output, pkt))
 
     def process(self, pkt: "Packet", in_port: int) -> int:
         """Return the output port index the packet leaves on, or -(1 + i) to

@@ -63,6 +63,13 @@ class NativeBody:
     init: str | None = None  # cdef int NAME(STATE* st, INIT_ARGS...) except -1, run at start-up
     process_args: Callable[["NfNode"], list[str]] | None = None  # C literals, so cc specialises
     init_args: Callable[["NfNode"], list[str]] | None = None
+    # cdef int NAME(STATE* st, FINISH_ARGS...) except -1, run once at exit after the
+    # last packet, before the statistics are read (export flows, close logs).
+    finish: str | None = None
+    finish_args: Callable[["NfNode"], list[str]] | None = None
+    # The NF may send a second packet besides the one it returns (a Tee's copy):
+    # `process` then takes a `chainc_emit* emit` right after `in_port`.
+    emits: bool = False
     generate: Callable[["NfNode", str], str] | None = None  # extra Cython per instance
     # uint64 fields of the state struct reported as the NF's own statistics
     # (a reference body keeps the same names in its `counters` dict).

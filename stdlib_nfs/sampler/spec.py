@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from chainc.nfs.spec import NfSpec, ParamSpec, StateKind
+from chainc.nfs.spec import NativeBody, NfSpec, ParamSpec, StateKind
 from chainc.stdlib_nfs._support import param_span
 from chainc.values import FLOAT, INT
 
@@ -37,17 +37,35 @@ SPEC = NfSpec(
     reads=(),
     writes=(),
     cycles=15,
+    side_effects=True,  # its counters are observable
     drop_reasons=(),
     description=(
         "Every packet leaves on `out` unchanged. A sampled packet is also copied (up to "
         "`snaplen` bytes, like an sFlow packet sample) to `sample`. With `every: N` the "
         "N-th, 2N-th, ... packets are sampled; with `probability: p` each packet is "
-        "sampled independently with probability p, from a generator seeded by `seed`, so "
-        "runs are reproducible. Each replica keeps its own count, so the sampling rate "
+        "sampled independently with probability p: a splitmix64 generator seeded by `seed` "
+        "draws 53 bits per packet and the packet is sampled when they fall below "
+        "p x 2^53, so runs are reproducible and `chainc sim` samples the same packets. Each replica keeps its own count, so the sampling rate "
         "holds with any number of replicas. A copy that finds no free mbuf is skipped and "
         "counted (`copy_failed`)."
     ),
     example="nf s = Sampler(every: 1000)\nwan -> s -> lan\ns.sample -> collector",
     validate=validate,
-    native=None,
+    native=NativeBody(
+        process="sampler_process",
+        state="sampler_state",
+        init="sampler_init",
+        emits=True,
+        process_args=lambda node: [f"{node.params.get('every') or 0}ULL",
+                                   f"{threshold53(node.params.get('probability'))}ULL",
+                                   f"{node.params['snaplen'] or 0xFFFFFFFF}u"],
+        init_args=lambda node: [f"{node.params.get('every') or 0}ULL",
+                                f"{node.params['seed'] & (2**64 - 1)}ULL"],
+        counters=("sampled", "copy_failed"),
+    ),
 )
+
+
+def threshold53(probability: float | None) -> int:
+    """A packet is sampled when 53 random bits fall below p * 2^53 (0: never)."""
+    return round(probability * (1 << 53)) if probability is not None else 0

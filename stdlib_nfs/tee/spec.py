@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from chainc.nfs.spec import NfSpec, ParamSpec, StateKind
+from chainc.nfs.spec import NativeBody, NfSpec, ParamSpec, StateKind
 from chainc.stdlib_nfs._support import param_span
 from chainc.values import INT
 
@@ -25,15 +25,25 @@ SPEC = NfSpec(
     reads=(),
     writes=(),
     cycles=120,
+    side_effects=True,  # its counters are observable
     drop_reasons=(),
     description=(
         "The packet itself leaves on `out`; a deep copy (its own data, made with "
         "rte_pktmbuf_copy, so rewrites on one path never show on the other) leaves on "
-        "`copy`, truncated to `snaplen` bytes when set. The copy carries the packet "
-        "metadata. If no mbuf is free for the copy, the copy is skipped and counted "
-        "(`copy_failed`); the original is never held back."
+        "`copy`, truncated to `snaplen` bytes when set. The copy leaves first: it runs "
+        "to completion through the NFs behind `copy` before the original goes on. Its "
+        "headers are parsed afresh, so a truncated copy is seen as truncated. If no mbuf "
+        "is free for the copy, the copy is skipped and counted (`copy_failed`); the "
+        "original is never held back. `copied` counts the copies made."
     ),
     example="nf t = Tee()\nwan -> t -> lan\nt.copy -> monitor",
     validate=validate,
-    native=None,
+    native=NativeBody(
+        process="tee_process",
+        state="tee_state",
+        emits=True,
+        # snaplen 0 copies everything: rte_pktmbuf_copy stops at the packet's end.
+        process_args=lambda node: [f"{node.params['snaplen'] or 0xFFFFFFFF}u"],
+        counters=("copied", "copy_failed"),
+    ),
 )

@@ -53,6 +53,11 @@ def _parse_app_args(prog, args):
     parser.add_argument("--stats-json", metavar="FILE",
                         help="write statistics as JSON (at every interval and at exit)")
     parser.add_argument("--quiet", action="store_true", help="do not print the final table")
+    parser.add_argument("--clock", choices=("auto", "packet", "tsc"), default="auto",
+                        help="the time NFs see (timeouts, meters, flow records): `packet` uses "
+                             "each packet's capture timestamp (pcap inputs), so a run over a "
+                             "capture is reproducible; `tsc` the CPU clock; `auto` (default) "
+                             "packet time when every input reads a pcap file once, else tsc")
     opts = parser.parse_args(args)
     if opts.max_packets < 0 or opts.duration < 0 or opts.stats_interval < 0:
         parser.error("--duration, --max-packets and --stats-interval must not be negative")
@@ -106,7 +111,9 @@ def _rebase_default(devargs, chain_dir):
 
 
 def _plan_ports(opts):
-    """Per port: (device name, EAL arguments, expected rx packets, preload size)."""
+    """Per port: (device name, EAL arguments, expected rx packets, preload size, stamps).
+
+    `stamps` is true for a pcap input read once, whose packets carry their capture time."""
     overrides = {}
     known = [p["name"] for p in PORTS]
     for item in opts.port:
@@ -122,10 +129,10 @@ def _plan_ports(opts):
         dev = overrides.get(p["name"]) or _rebase_default(p["default"], opts.chain_dir)
         if _PCI.match(dev):
             addr = dev if dev.count(":") == 2 else "0000:" + dev
-            plans.append((addr, ["-a", addr], -1, 0))
+            plans.append((addr, ["-a", addr], -1, 0, False))
             continue
         name, kv = _kv(dev)
-        expected, preload = -1, 0
+        expected, preload, stamps = -1, 0, False
         if name.startswith("net_pcap"):
             has_rx = any(k in kv for k in ("rx_pcap", "rx_iface", "rx_iface_in", "iface"))
             has_tx = any(k in kv for k in ("tx_pcap", "tx_iface", "iface"))
@@ -140,18 +147,27 @@ def _plan_ports(opts):
                 if kv.get("infinite_rx") == "1":
                     preload = n
                 else:
-                    expected = n
+                    expected, stamps = n, True
             if "tx_pcap" in kv:
                 out_dir = os.path.dirname(os.path.abspath(kv["tx_pcap"]))
                 if not os.path.isdir(out_dir):
                     raise StartupError(f"port {p['name']}: directory of {kv['tx_pcap']} does not exist")
-        plans.append((name, ["--vdev", dev], expected, preload))
+        plans.append((name, ["--vdev", dev], expected, preload, stamps))
     return plans
 
 
-cdef void _setup_port(int idx, str dev_name, dict port, int nb_rx, int nb_tx) except *:
+def _use_packet_time(opts, plans):
+    if opts.clock != "auto":
+        return opts.clock == "packet"
+    inputs = [plan for p, plan in zip(PORTS, plans) if p["rx"]]
+    return bool(inputs) and all(plan[4] for plan in inputs)
+
+
+cdef void _setup_port(int idx, str dev_name, dict port, int nb_rx, int nb_tx,
+                      bint rx_stamps) except *:
     cdef uint16_t pid = 0
     cdef rte_eth_conf conf
+    cdef rte_eth_dev_info info
     cdef uint16_t nrxd = _RX_DESC
     cdef uint16_t ntxd = _TX_DESC
     cdef int rc
@@ -159,6 +175,9 @@ cdef void _setup_port(int idx, str dev_name, dict port, int nb_rx, int nb_tx) ex
         raise StartupError(f"port {port['name']}: no DPDK device '{dev_name}' "
                            "(a PCI device must be bound to a DPDK driver)")
     memset(&conf, 0, sizeof(conf))
+    if rx_stamps and nb_rx and rte_eth_dev_info_get(pid, &info) == 0:
+        if info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_TIMESTAMP:
+            conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_TIMESTAMP
     rc = rte_eth_dev_configure(pid, nb_rx, nb_tx, &conf)
     if rc < 0:
         raise StartupError(f"port {port['name']}: configure failed: {rte_strerror(-rc).decode()}")
@@ -205,9 +224,11 @@ cdef object _snapshot(double elapsed):
         else:
             outs = {port: stats[i].out[j] for j, port in enumerate(nd["outputs"])}
         drops = {r: stats[i].drops[j] for j, r in enumerate(nd["reasons"])}
+        emitted = stats[i].emitted
         total_to_drop += sum(outs[nd["outputs"][j]] for j in nd["drop_to"])
         nodes.append({"id": nd["id"], "type": nd["type"], "core": STAGE_CORES[nd["stage"]],
-                      "in": sum(outs.values()) + sum(drops.values()), "out": outs, "drops": drops,
+                      "in": sum(outs.values()) + sum(drops.values()) - emitted, "out": outs,
+                      "drops": drops, "emitted": emitted,
                       "cycles": max(0, <int64_t>(stats[i].cycles - tsc_overhead * stats[i].cycle_pkts)),
                       "cycle_samples": stats[i].cycle_pkts,
                       "counters": _nf_counters(i)})
@@ -281,13 +302,16 @@ cdef list _keep_alive = []
 
 cdef void _eal_init(list args) except *:
     cdef int argc = len(args)
+    cdef int rc
     cdef char** argv = <char**>malloc(sizeof(char*) * (argc + 1))
     encoded = [a.encode() for a in args]
     _keep_alive.append(encoded)  # EAL may keep pointers into argv
     for i, b in enumerate(encoded):
         argv[i] = b
     argv[argc] = NULL
-    if rte_eal_init(argc, argv) < 0:
+    rc = rte_eal_init(argc, argv)
+    free(argv)  # the EAL keeps copies of what it needs (the strings stay alive above)
+    if rc < 0:
         raise StartupError(f"DPDK EAL initialisation failed: {rte_strerror(rte_errno).decode()}")
 
 
@@ -375,9 +399,11 @@ def run_binary(argv):
                                        RING_F_SP_ENQ | RING_F_SC_DEQ)
             if rings[r] == NULL:
                 raise StartupError(f"cannot create ring {r}: {rte_strerror(rte_errno).decode()}")
+        packet_time = _use_packet_time(opts, plans)
+        chainc_clock_setup(time.time_ns(), packet_time)
         for k, (p, plan) in enumerate(zip(PORTS, plans)):
             rx_expected[k] = plan[2] if p["rx"] else 0
-            _setup_port(k, plan[0], p, 1 if p["rx"] else 0, 1 if p["tx"] else 0)
+            _setup_port(k, plan[0], p, 1 if p["rx"] else 0, 1 if p["tx"] else 0, packet_time)
             started.append(k)
         _init_nfs()
         tsc_overhead = _measure_tsc_overhead()
@@ -403,6 +429,11 @@ def run_binary(argv):
             rte_eal_mp_wait_lcore()
         control.join()
         elapsed = time.monotonic() - t0
+        try:
+            _finish_nfs()
+        except Exception as exc:
+            print(f"{prog}: error: at exit: {exc}", file=sys.stderr)
+            exit_code = 1
 
     _drain_rings()
     for k in started:
@@ -423,4 +454,7 @@ def run_binary(argv):
     for r in range(N_RINGS_USED):
         rte_ring_free(rings[r])
     rte_eal_cleanup()
+    free(stats)  # a sanitized build's leak check sees every allocation returned
+    free(port_ctr)
+    free(ring_ctr)
     return exit_code

@@ -8,6 +8,7 @@
 #include <rte_common.h>
 #include <rte_mbuf.h>
 #include <rte_cycles.h>
+#include <rte_mbuf_dyn.h>
 
 static inline uint8_t *chainc_mbuf_data(struct rte_mbuf *m)
 {
@@ -25,6 +26,33 @@ static inline uint16_t chainc_priv_size(size_t meta_size)
 {
     return (uint16_t)RTE_ALIGN(meta_size, RTE_MBUF_PRIV_ALIGN);
 }
+
+/* In a sanitized build (`chainc build --sanitize`), the bytes after a
+ * received frame's first segment are unaddressable until the frame leaves
+ * (tx or drop): DPDK is not built with ASan, so without this an NF reading
+ * past data_len would read the rest of the mbuf's buffer unnoticed. */
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+
+static inline void chainc_guard_frame(struct rte_mbuf *m)
+{
+    uint8_t *end = rte_pktmbuf_mtod(m, uint8_t *) + m->data_len;
+    uint8_t *buf_end = (uint8_t *)m->buf_addr + m->buf_len;
+    ASAN_UNPOISON_MEMORY_REGION(m->buf_addr, m->buf_len);  /* from its last use */
+    ASAN_POISON_MEMORY_REGION(end, (size_t)(buf_end - end));
+}
+
+/* Before a frame goes back to DPDK, whose copies and PMDs write buffers
+ * without telling ASan. */
+static inline void chainc_release_frames(struct rte_mbuf **pkts, uint16_t n)
+{
+    for (uint16_t i = 0; i < n; i++)
+        ASAN_UNPOISON_MEMORY_REGION(pkts[i]->buf_addr, pkts[i]->buf_len);
+}
+#else
+static inline void chainc_guard_frame(struct rte_mbuf *m) { (void)m; }
+static inline void chainc_release_frames(struct rte_mbuf **pkts, uint16_t n) { (void)pkts; (void)n; }
+#endif
 
 /* Flags shared between the control thread and the workers. */
 static inline int chainc_load_flag(const volatile int *flag)
@@ -67,6 +95,50 @@ static inline void chainc_return_budget(uint64_t *used, uint64_t max, uint16_t u
 {
     if (max != 0 && unused != 0)
         __atomic_fetch_sub(used, unused, __ATOMIC_RELAXED);
+}
+
+/* A packet an NF emits besides the one it returns (a Tee's copy). The
+ * generated stage routes it from output `out` before the original moves on. */
+struct chainc_emit {
+    struct rte_mbuf *m;
+    int out;
+};
+
+/* The clock NFs read (timeouts, meters, flow records): nanoseconds since the
+ * epoch. With the packet clock, a packet carrying a receive timestamp is at
+ * that time: net_pcap stamps each packet with its capture time, at the
+ * microsecond resolution of classic pcap, so a run over a capture is
+ * reproducible and agrees with `chainc sim`. Otherwise it is the TSC, scaled:
+ * no system call on the packet path. */
+static int chainc_ts_offset = -1;
+static uint64_t chainc_ts_flag;
+static uint64_t chainc_tsc_base;
+static uint64_t chainc_epoch_base_ns;
+static uint64_t chainc_ns_per_tsc_q32;  /* ns per TSC tick, 32.32 fixed point */
+
+static inline void chainc_clock_setup(uint64_t epoch_now_ns, int use_packet_time)
+{
+    uint64_t hz = rte_get_tsc_hz();
+    chainc_tsc_base = rte_rdtsc();
+    chainc_epoch_base_ns = epoch_now_ns;
+    chainc_ns_per_tsc_q32 = (uint64_t)(((unsigned __int128)1000000000u << 32) / (hz ? hz : 1));
+    if (use_packet_time && rte_mbuf_dyn_rx_timestamp_register(&chainc_ts_offset, NULL) == 0) {
+        int bit = rte_mbuf_dynflag_lookup(RTE_MBUF_DYNFLAG_RX_TIMESTAMP_NAME, NULL);
+        chainc_ts_flag = bit >= 0 ? RTE_BIT64(bit) : 0;
+    }
+}
+
+static inline uint64_t chainc_tsc_now_ns(void)
+{
+    uint64_t ticks = rte_rdtsc() - chainc_tsc_base;
+    return chainc_epoch_base_ns + (uint64_t)(((unsigned __int128)ticks * chainc_ns_per_tsc_q32) >> 32);
+}
+
+static inline uint64_t chainc_now_ns(const struct rte_mbuf *m)
+{
+    if (chainc_ts_flag && (m->ol_flags & chainc_ts_flag))
+        return *RTE_MBUF_DYNFIELD(m, chainc_ts_offset, const rte_mbuf_timestamp_t *) * 1000u;
+    return chainc_tsc_now_ns();
 }
 
 static inline uint16_t chainc_bswap16(uint16_t x) { return rte_be_to_cpu_16(x); }

@@ -98,6 +98,7 @@ cdef extern from "rte_ethdev.h" nogil:
         RTE_ETH_MQ_RX_NONE
         RTE_ETH_MQ_TX_NONE
         RTE_ETH_DEV_NO_OWNER
+    const uint64_t RTE_ETH_RX_OFFLOAD_TIMESTAMP
 
     struct rte_eth_rxmode:
         int mq_mode
@@ -117,6 +118,7 @@ cdef extern from "rte_ethdev.h" nogil:
         uint16_t max_rx_queues
         uint16_t max_tx_queues
         uint32_t max_rx_pktlen
+        uint64_t rx_offload_capa
 
     struct rte_eth_stats:
         uint64_t ipackets
@@ -169,6 +171,9 @@ cdef extern from "chainc_rt.h" nogil:
     uint8_t* chainc_mbuf_data(rte_mbuf* m)
     void* chainc_mbuf_priv(rte_mbuf* m)
     uint16_t chainc_priv_size(size_t meta_size)
+    # Sanitized builds only (no-ops otherwise): see chainc_rt.h.
+    void chainc_guard_frame(rte_mbuf* m)
+    void chainc_release_frames(rte_mbuf** pkts, uint16_t n)
     int chainc_load_flag(const int* flag)
     void chainc_store_flag(int* flag, int value)
     uint64_t chainc_load_u64(const uint64_t* p)
@@ -176,3 +181,13 @@ cdef extern from "chainc_rt.h" nogil:
     uint32_t chainc_bswap32(uint32_t x)
     uint16_t chainc_claim_budget(uint64_t* used, uint64_t max, uint16_t want)
     void chainc_return_budget(uint64_t* used, uint64_t max, uint16_t unused)
+    # The NFs' clock: nanoseconds since the epoch (see chainc_rt.h).
+    uint64_t chainc_now_ns(const rte_mbuf* m)
+    uint64_t chainc_tsc_now_ns()
+    void chainc_clock_setup(uint64_t epoch_now_ns, int use_packet_time)
+
+    # A second packet an NF sends out besides the one it returns (Tee, Sampler):
+    # the NF sets `m` to the new mbuf and `out` to its output index.
+    struct chainc_emit:
+        rte_mbuf* m
+        int out
