@@ -293,10 +293,11 @@ def doc(ctx: click.Context, name: str, nf_path: tuple[str, ...]) -> None:
 # ---------------------------------------------------------------- commands defined elsewhere
 
 def _add_native_commands() -> None:
-    """build, run and sim live in chainc.cli_native (it imports this module)."""
-    from chainc import cli_native
+    """build, run and sim live in chainc.cli_native, verify in chainc.cli_verify (both
+    import this module)."""
+    from chainc import cli_native, cli_verify
 
-    for command in (cli_native.build, cli_native.run, cli_native.sim):
+    for command in (cli_native.build, cli_native.run, cli_native.sim, cli_verify.verify):
         main.add_command(command)
 
 

@@ -26,6 +26,12 @@ def _load(ctx: click.Context, file: str, nf_path: tuple[str, ...]) -> Any:
     return result.graph, registry
 
 
+sanitize_option = click.option(
+    "--sanitize", is_flag=True,
+    help="Build with AddressSanitizer and UndefinedBehaviorSanitizer; a report ends the run "
+         "with exit code 70 (docs/sanitizers.md).")
+
+
 def _fail(ctx: click.Context, message: str) -> None:
     click.echo(f"chainc: error: {message}", err=True)
     ctx.exit(EXIT_ERROR)
@@ -50,13 +56,13 @@ def _placement_error(exc: Exception) -> CompileError:
     return CompileError([Diagnostic(Severity.ERROR, str(exc), span)])
 
 
-def _build(graph: Any, output: Path | None, emit: tuple[str, ...] = ()) -> Any:
+def _build(graph: Any, output: Path | None, emit: tuple[str, ...] = (), sanitize: bool = False) -> Any:
     from chainc.backends.dpdk import build as dpdk_build
     from chainc.backends.dpdk.codegen import CodegenError
     from chainc.backends.dpdk.model import PlacementError
 
     try:
-        result = dpdk_build.build(graph, output=output)
+        result = dpdk_build.build(graph, output=output, sanitize=sanitize)
     except PlacementError as exc:
         raise _placement_error(exc) from None
     except CodegenError as exc:
@@ -80,10 +86,11 @@ Examples:
               help="Where to write the binary (default: the chain's name, here).")
 @click.option("--emit", type=click.Choice(["pyx", "c"]), multiple=True,
               help="Also write the generated Cython (BIN.pyx) or C (BIN.c) source.")
+@sanitize_option
 @click.argument("file")
 @click.pass_context
 def build(ctx: click.Context, file: str, output: str | None, emit: tuple[str, ...],
-          nf_path: tuple[str, ...]) -> None:
+          sanitize: bool, nf_path: tuple[str, ...]) -> None:
     """Compile a chain into a native DPDK binary.
 
     The binary takes DPDK EAL options, then `--` and its own options
@@ -97,7 +104,7 @@ def build(ctx: click.Context, file: str, output: str | None, emit: tuple[str, ..
     graph, _ = _load(ctx, file, nf_path)
     target = Path(output or graph.name)
     try:
-        result = _build(graph, target, emit)
+        result = _build(graph, target, emit, sanitize)
     except BuildError as exc:
         _fail(ctx, str(exc))
     stages = build_model(graph).stages
@@ -131,11 +138,13 @@ Examples:
               help="Run the stages on cores N, N+1, ...")
 @click.option("--eal", metavar="ARGS", default="",
               help="Extra DPDK EAL arguments, space-separated (e.g. '--log-level=info').")
+@sanitize_option
 @click.argument("file")
 @click.pass_context
 def run(ctx: click.Context, file: str, inputs: tuple[str, ...], outputs: tuple[str, ...],
         duration: float, max_packets: int, repeat: bool, stats_interval: float,
-        stats_json: str | None, first_core: int, eal: str, nf_path: tuple[str, ...]) -> None:
+        stats_json: str | None, first_core: int, eal: str, sanitize: bool,
+        nf_path: tuple[str, ...]) -> None:
     """Build a chain (cached) and run it natively over pcap files.
 
     No NIC and no hugepages are needed: every port is bound to a DPDK
@@ -152,7 +161,7 @@ def run(ctx: click.Context, file: str, inputs: tuple[str, ...], outputs: tuple[s
         infinite=repeat, duration=duration, max_packets=max_packets, stats_json=stats_json,
         stats_interval=stats_interval, first_core=first_core, eal_extra=eal.split())
     try:
-        result = _build(graph, None)
+        result = _build(graph, None, sanitize=sanitize)
         proc = runner.run(result.binary, graph, opts)
     except (BuildError, runner.RunError) as exc:
         _fail(ctx, str(exc))

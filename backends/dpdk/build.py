@@ -20,6 +20,7 @@ from pathlib import Path
 from chainc import stats as stats_module
 from chainc.ir.graph import ChainGraph
 
+from . import sanitize as sanitizer
 from .codegen import nf_module_name, render
 from .model import build_model
 
@@ -112,9 +113,19 @@ def collect_sources(graph: ChainGraph) -> dict[str, str]:
 
 def build(graph: ChainGraph, output: Path | None = None, cache_dir: Path | None = None,
           emit_dir: Path | None = None, extra_cflags: tuple[str, ...] = (),
-          extra_ldflags: tuple[str, ...] = ()) -> BuildResult:
-    """Build (or fetch from the cache) the native binary of a chain."""
+          extra_ldflags: tuple[str, ...] = (), sanitize: bool = False) -> BuildResult:
+    """Build (or fetch from the cache) the native binary of a chain.
+
+    `sanitize` builds it with ASan and UBSan (see sanitize.py); the flags and
+    the extra source are part of the cache key like everything else.
+    """
     files = collect_sources(graph)  # CodegenError: the chain's fault, with a span
+    sources = ["chain.c"]
+    if sanitize:
+        files[sanitizer.SOURCE] = (RUNTIME / sanitizer.SOURCE).read_text()
+        sources.append(sanitizer.SOURCE)
+        extra_cflags = (*extra_cflags, *sanitizer.CFLAGS)
+        extra_ldflags = (*extra_ldflags, *sanitizer.LDFLAGS)
     d_cflags, d_libs = dpdk_flags()
     p_cflags, p_libs = python_embed_flags()
     cflags = ["-O3", "-g", "-Wno-unused-function", "-Wno-unused-variable", "-fno-strict-aliasing",
@@ -140,7 +151,7 @@ def build(graph: ChainGraph, output: Path | None = None, cache_dir: Path | None 
             (work / name).write_text(text)
         _run([sys.executable, "-m", "cython", "--embed", "-3", "-I", ".", "chain.pyx", "-o", "chain.c"],
              "cython (generated code did not compile: internal compiler error)", cwd=work)
-        _run([cc, *cflags, "chain.c", "-o", graph.name, *ldflags], "C compiler", cwd=work)
+        _run([cc, *cflags, *sources, "-o", graph.name, *ldflags], "C compiler", cwd=work)
         if root.exists():
             shutil.rmtree(root, ignore_errors=True)
         os.replace(work, root)
