@@ -114,6 +114,9 @@ Examples:
   chainc fmt --check --diff edge.chain    show what fmt would change; exit 1 if any
   chainc nfs                              the NFs you can use
   chainc doc Classifier                   one NF's parameters, ports and example
+  chainc viz examples/edge.chain -o e.svg draw it (.svg .png .pdf .dot .html)
+  chainc show --plan examples/edge.chain  the chain as text, NFs grouped by core
+  chainc top stats.json                   live per-NF rates of a running binary
 
 Exit status: 0 ok, 1 errors in the input, 2 bad command line, 3 a bug in chainc.
 The language is described in docs/language.md.
@@ -302,3 +305,14 @@ def _add_native_commands() -> None:
 
 
 _add_native_commands()
+
+
+def _add_viz_commands() -> None:
+    """viz, show and top live in chainc.cli_viz (it imports this module)."""
+    from chainc import cli_viz
+
+    for command in (cli_viz.viz, cli_viz.show, cli_viz.top):
+        main.add_command(command)
+
+
+_add_viz_commands()

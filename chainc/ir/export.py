@@ -31,7 +31,7 @@ def show_path(path: str) -> str:
         return path
 
 
-def _is_path_param(node: NfNode, name: str) -> bool:
+def is_path_param(node: NfNode, name: str) -> bool:
     spec = node.spec.param(name) if node.spec is not None else None
     if spec is None:
         return False
@@ -67,7 +67,7 @@ def graph_to_json(graph: ChainGraph) -> dict[str, Any]:
             "id": n.id,
             "kind": n.kind.value,
             "type": n.type_name,
-            "params": {k: to_jsonable(v, _is_path_param(n, k)) for k, v in n.params.items()},
+            "params": {k: to_jsonable(v, is_path_param(n, k)) for k, v in n.params.items()},
             "inputs": list(n.inputs),
             "outputs": list(n.outputs),
             "core": n.core,
@@ -138,7 +138,7 @@ def graph_to_text(graph: ChainGraph) -> str:
         width = max(len(n.id) for n in order)
         for n in order:
             if n.kind is NodeKind.NF:
-                params = ", ".join(f"{k}: {value_text(v, _is_path_param(n, k))}"
+                params = ", ".join(f"{k}: {value_text(v, is_path_param(n, k))}"
                                    for k, v in n.params.items())
                 text = f"{n.type_name}({params})"
                 if n.core is not None:

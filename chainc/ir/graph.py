@@ -87,6 +87,8 @@ class ChainGraph:
         self.source_path = source_path
         self.g = nx.MultiDiGraph()
         self.port_bindings: dict[str, PortBinding] = {}  # declared ports, in order
+        # NfNode.scope of each expanded sub-chain instance -> the sub-chain's name
+        self.subchains: dict[tuple[str, ...], str] = {}
 
     # -- building --------------------------------------------------------
     def add(self, node: NfNode) -> NfNode:

@@ -512,6 +512,7 @@ class Resolver:
         env = Env(definition.module)
         ok = self._bind_params(chain, call, scope, env)
         inst = Instance(name, inst_id, chain, span)
+        self.graph.subchains[scope.path + (name,)] = chain.name
         inputs, outputs = boundaries(chain)
         for port in inputs:
             node_id = f"{inst_id}/@in.{port}"
