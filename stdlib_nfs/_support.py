@@ -5,6 +5,7 @@ Not an NF folder: the registry only loads sub-folders that hold a spec.py.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +36,17 @@ def read_param_file(node: "NfNode", name: str, reporter: "Reporter", what: str) 
     except (OSError, UnicodeDecodeError) as exc:
         reporter.error(f"cannot read {what} '{value}': {exc}", param_span(node, name))
     return None
+
+
+def runtime_path(node: "NfNode", name: str) -> str | None:
+    """A PATH parameter as a native binary opens it at run time: relative to the
+    chain file's directory (the binary resolves it against its --chain-dir), so
+    generated code holds no absolute path."""
+    value = node.params.get(name)
+    if value is None:
+        return None
+    base = Path(node.span.file.path).resolve().parent if node.span else Path(".").resolve()
+    return os.path.relpath(value, base)
 
 
 def check_int_range(node: "NfNode", name: str, lo: int, hi: int, reporter: "Reporter") -> None:

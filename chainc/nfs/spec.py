@@ -74,6 +74,9 @@ class NativeBody:
     # uint64 fields of the state struct reported as the NF's own statistics
     # (a reference body keeps the same names in its `counters` dict).
     counters: tuple[str, ...] = ()
+    # pkg-config packages of C libraries the body calls (e.g. "libhs"): their
+    # --cflags and --libs join the chain's build flags.
+    pkg_config: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
