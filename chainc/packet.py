@@ -41,6 +41,25 @@ META_L3_IP = META_L3_IPV4 | META_L3_IPV6
 META_MAX_VLAN = 4
 META_MAX_IPV6_EXT = 8
 
+# Connection tracking: set by a ConnTrack, zero before one (same values as meta.pxd).
+META_CT_NONE = 0
+META_CT_NEW = 1
+META_CT_ESTABLISHED = 2
+META_CT_RELATED = 3
+META_CT_INVALID = 4
+
+META_CT_EV_START = 0x01
+META_CT_EV_ESTABLISHED = 0x02
+META_CT_EV_END = 0x04
+META_CT_EV_RETRANS = 0x08
+META_CT_EV_STATE = 0x10
+
+#: TCP states as Linux conntrack numbers them (the values of `ct_tcp_state`).
+TCP_STATES: dict[str, int] = {
+    "NONE": 0, "SYN_SENT": 1, "SYN_RECV": 2, "ESTABLISHED": 3, "FIN_WAIT": 4,
+    "CLOSE_WAIT": 5, "LAST_ACK": 6, "TIME_WAIT": 7, "CLOSE": 8, "SYN_SENT2": 9,
+}
+
 #: Every single-bit flag by name, in bit order.
 FLAGS: dict[str, int] = {
     "META_ETH_OK": META_ETH_OK,
@@ -114,6 +133,11 @@ class Meta:
     ip6_src_lo: int = 0
     ip6_dst_hi: int = 0
     ip6_dst_lo: int = 0
+    ct_state: int = 0
+    ct_events: int = 0
+    ct_tcp_state: int = 0
+    ct_dir: int = 0
+    ct_id: int = 0
 
     def has(self, flag: int) -> bool:
         """True if any bit of `flag` is set."""
@@ -363,6 +387,9 @@ def _parse_l4(f: _Frame, start: int, ip_end: int, icmp: int) -> None:
 
 # -- packets -------------------------------------------------------------------
 
+_CT_FIELDS = ("ct_state", "ct_events", "ct_tcp_state", "ct_dir", "ct_id")
+
+
 
 class Packet:
     """A frame in flight: its bytes, its parsed metadata, where it came from.
@@ -382,7 +409,12 @@ class Packet:
         self.meta = parse_meta(self.data)
 
     def reparse(self) -> Meta:
+        """Parse the headers again; the connection-tracking fields are kept (they
+        describe the packet's connection, not its bytes)."""
+        old = self.meta
         self.meta = parse_meta(self.data)
+        for name in _CT_FIELDS:
+            setattr(self.meta, name, getattr(old, name))
         return self.meta
 
     @property

@@ -66,7 +66,7 @@ def test_flag_values_agree(native_meta):
 
 
 def test_struct_layout_matches_dataclass_and_doc(native_meta):
-    assert native_meta.sizeof_meta() == 104 <= 128
+    assert native_meta.sizeof_meta() == 112 <= 128
     offsets = native_meta.offsets()
     assert list(offsets) == list(Meta().as_dict()), "field order differs from Meta"
     assert list(offsets.values()) == sorted(offsets.values())
@@ -368,3 +368,21 @@ def test_packet_wraps_and_reparses():
     twin.data[0] ^= 1
     twin.meta.flags = 0
     assert pkt.data[0] != twin.data[0] and pkt.meta.flags and twin.port == "wan"
+
+
+def test_reparse_keeps_connection_fields(native_meta):
+    """The ct_* fields describe the connection: a re-parse (Python and C) keeps
+    them, a fresh parse or a copy starts from zero."""
+    ct = {"ct_state": P.META_CT_ESTABLISHED, "ct_events": P.META_CT_EV_RETRANS | P.META_CT_EV_STATE,
+          "ct_tcp_state": P.TCP_STATES["FIN_WAIT"], "ct_dir": 1, "ct_id": 0xDEADBEEF}
+    frame = bytes(Eth() / IP(src="10.0.0.1", dst="10.0.0.2") / TCP(sport=1, dport=2, flags="FA"))
+    pkt = Packet(frame)
+    assert all(getattr(pkt.meta, k) == 0 for k in ct)
+    for k, v in ct.items():
+        setattr(pkt.meta, k, v)
+    pkt.data[14 + 12] = 192
+    again = pkt.reparse()
+    assert again.ip4_src == 0xC0000001 and {k: getattr(again, k) for k in ct} == ct
+    assert all(getattr(pkt.copy().meta, k) == 0 for k in ct)
+    native = native_meta.reparse(bytes(pkt.data), ct)
+    assert native == again.as_dict()

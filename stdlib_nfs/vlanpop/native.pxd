@@ -6,7 +6,7 @@
 from libc.stdint cimport uint8_t, uint16_t
 from libc.string cimport memmove
 from dpdk cimport rte_mbuf, rte_pktmbuf_adj, chainc_mbuf_data
-from meta cimport pkt_meta, meta_parse, meta_is_tpid
+from meta cimport pkt_meta, meta_reparse, meta_is_tpid
 
 
 cdef inline int vlanpop_process(void* st, rte_mbuf* m, pkt_meta* meta, int in_port,
@@ -20,5 +20,5 @@ cdef inline int vlanpop_process(void* st, rte_mbuf* m, pkt_meta* meta, int in_po
         return -2  # runt: the tag is cut short (or continues in the next segment)
     memmove(eth + 4, eth, 12)
     eth = <uint8_t*>rte_pktmbuf_adj(m, 4)
-    meta_parse(meta, eth, m.data_len, m.pkt_len)
+    meta_reparse(meta, eth, m.data_len, m.pkt_len)
     return 0

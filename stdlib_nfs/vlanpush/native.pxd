@@ -7,7 +7,7 @@
 from libc.stdint cimport uint8_t, uint16_t
 from libc.string cimport memmove
 from dpdk cimport rte_mbuf, rte_pktmbuf_prepend
-from meta cimport pkt_meta, meta_parse
+from meta cimport pkt_meta, meta_reparse
 
 
 cdef inline int vlanpush_process(void* st, rte_mbuf* m, pkt_meta* meta, int in_port,
@@ -23,5 +23,5 @@ cdef inline int vlanpush_process(void* st, rte_mbuf* m, pkt_meta* meta, int in_p
     eth[13] = <uint8_t>tpid
     eth[14] = <uint8_t>(tci >> 8)
     eth[15] = <uint8_t>tci
-    meta_parse(meta, eth, m.data_len, m.pkt_len)
+    meta_reparse(meta, eth, m.data_len, m.pkt_len)
     return 0

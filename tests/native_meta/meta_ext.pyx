@@ -11,7 +11,7 @@ from posix.mman cimport (mmap, munmap, mprotect, PROT_READ, PROT_WRITE, PROT_NON
 from posix.unistd cimport sysconf, _SC_PAGESIZE
 
 cimport meta as M
-from meta cimport pkt_meta, meta_parse
+from meta cimport pkt_meta, meta_parse, meta_reparse
 
 
 def parse(const uint8_t[:] data, uint32_t pkt_len):
@@ -34,6 +34,17 @@ def parse(const uint8_t[:] data, uint32_t pkt_len):
             meta_parse(&m, frame, <uint32_t>n, pkt_len)
     finally:
         munmap(region, body + page)
+    return m
+
+
+def reparse(const uint8_t[:] data, dict ct):
+    """Parse `data`, set the `ct_*` fields from `ct`, parse again with meta_reparse."""
+    cdef pkt_meta m
+    cdef uint32_t n = data.shape[0]
+    meta_parse(&m, &data[0], n, n)
+    m.ct_state, m.ct_events, m.ct_tcp_state = ct["ct_state"], ct["ct_events"], ct["ct_tcp_state"]
+    m.ct_dir, m.ct_id = ct["ct_dir"], ct["ct_id"]
+    meta_reparse(&m, &data[0], n, n)
     return m
 
 
@@ -63,6 +74,9 @@ def offsets():
         "icmp_id": <size_t>&m.icmp_id - base, "ip6_src_hi": <size_t>&m.ip6_src_hi - base,
         "ip6_src_lo": <size_t>&m.ip6_src_lo - base, "ip6_dst_hi": <size_t>&m.ip6_dst_hi - base,
         "ip6_dst_lo": <size_t>&m.ip6_dst_lo - base,
+        "ct_state": <size_t>&m.ct_state - base, "ct_events": <size_t>&m.ct_events - base,
+        "ct_tcp_state": <size_t>&m.ct_tcp_state - base, "ct_dir": <size_t>&m.ct_dir - base,
+        "ct_id": <size_t>&m.ct_id - base,
     }
 
 

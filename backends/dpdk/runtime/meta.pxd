@@ -36,6 +36,32 @@ cdef enum:
     META_MAX_VLAN = 4
     META_MAX_IPV6_EXT = 8
 
+# Connection tracking (set by a ConnTrack, zero before one; see
+# docs/packet-metadata.md): `ct_state`, the bits of `ct_events`, `ct_tcp_state`.
+cdef enum:
+    META_CT_NONE = 0               # no ConnTrack has seen the packet
+    META_CT_NEW = 1
+    META_CT_ESTABLISHED = 2
+    META_CT_RELATED = 3            # an ICMP error about a tracked connection
+    META_CT_INVALID = 4
+
+    META_CT_EV_START = 0x01        # this packet opened the connection
+    META_CT_EV_ESTABLISHED = 0x02  # first packet of the reply direction
+    META_CT_EV_END = 0x04          # this packet closed it (RST, last ACK of the FINs)
+    META_CT_EV_RETRANS = 0x08      # a TCP segment that carries only sequence space already sent
+    META_CT_EV_STATE = 0x10        # the TCP state changed
+
+    META_TCP_NONE = 0              # TCP states, numbered as Linux conntrack numbers them
+    META_TCP_SYN_SENT = 1
+    META_TCP_SYN_RECV = 2
+    META_TCP_ESTABLISHED = 3
+    META_TCP_FIN_WAIT = 4
+    META_TCP_CLOSE_WAIT = 5
+    META_TCP_LAST_ACK = 6
+    META_TCP_TIME_WAIT = 7
+    META_TCP_CLOSE = 8
+    META_TCP_SYN_SENT2 = 9
+
 
 cdef struct pkt_meta:
     uint32_t flags
@@ -71,6 +97,11 @@ cdef struct pkt_meta:
     uint64_t ip6_src_lo
     uint64_t ip6_dst_hi
     uint64_t ip6_dst_lo
+    uint8_t ct_state
+    uint8_t ct_events
+    uint8_t ct_tcp_state
+    uint8_t ct_dir
+    uint32_t ct_id
 
 
 # -- big-endian loads (compilers turn these into one load and a bswap) ------
@@ -321,3 +352,18 @@ cdef inline void meta_parse(pkt_meta* m, const uint8_t* data, uint32_t len,
         meta_ipv4(m, data, off, cap, pkt_len)
     elif etype == 0x86dd:
         meta_ipv6(m, data, off, cap, pkt_len)
+
+
+cdef inline void meta_reparse(pkt_meta* m, const uint8_t* data, uint32_t len,
+                              uint32_t pkt_len) noexcept nogil:
+    """Parse again after rewriting headers, keeping the connection-tracking
+    fields: they describe the packet's connection, not its bytes."""
+    cdef uint8_t state = m.ct_state, events = m.ct_events
+    cdef uint8_t tcp_state = m.ct_tcp_state, direction = m.ct_dir
+    cdef uint32_t conn = m.ct_id
+    meta_parse(m, data, len, pkt_len)
+    m.ct_state = state
+    m.ct_events = events
+    m.ct_tcp_state = tcp_state
+    m.ct_dir = direction
+    m.ct_id = conn
