@@ -312,8 +312,8 @@ class _Builder:
                 text += f", bottleneck: stage {self.plan.bottleneck}"
             lines.append(text)
         if self.stats is not None:
-            text = "statistics"
-            if self.stats.elapsed_s:
+            text = "live statistics" if self.live else "statistics"
+            if self.stats.elapsed_s and not self.live:
                 text += f" over {self.stats.elapsed_s:.3f} s"
             if self.show_cycles:
                 text += "; fill: cycles/packet, pale to orange (the most)"
