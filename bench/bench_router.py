@@ -29,7 +29,6 @@ import argparse
 import ipaddress
 import json
 import random
-import statistics
 import sys
 import tempfile
 from pathlib import Path
@@ -37,11 +36,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from bench import traffic  # noqa: E402
-from chainc.backends.dpdk import build as dpdk_build  # noqa: E402
-from chainc.backends.dpdk import runner  # noqa: E402
-from chainc.driver import load_chain  # noqa: E402
-from chainc.stats import cycles_per_packet  # noqa: E402
+from bench import harness, traffic  # noqa: E402
 
 PORTS = ("p0", "p1", "p2", "p3")
 
@@ -53,15 +48,6 @@ port tx = null()
 nf r = Router(routes: "routes.txt")
 rx -> r
 """ + "".join(f"r.{p} -> tx\n" for p in PORTS)
-
-
-COUNTER_CHAIN = """\
-# Benchmark: one trivial NF (written by bench/bench_router.py).
-port rx = pcap("in.pcap")
-port tx = null()
-
-rx -> Counter() -> tx
-"""
 
 
 def route_file(n4: int, n6: int, seed: int = 1) -> str:
@@ -91,18 +77,6 @@ def route_file(n4: int, n6: int, seed: int = 1) -> str:
     return "\n".join(nets.values()) + "\n" + ports
 
 
-def run(binary: Path, graph, pcap: Path, seconds: float, core: int, tmp: Path) -> tuple[float, dict]:
-    stats_path = tmp / "stats.json"
-    opts = runner.RunOptions(inputs={"rx": str(pcap)}, infinite=True, duration=seconds,
-                             stats_json=str(stats_path), quiet=True, first_core=core)
-    proc = runner.run(binary, graph, opts, capture=True)
-    if proc.returncode != 0:
-        raise RuntimeError(f"run failed ({proc.returncode}):\n{proc.stderr[-2000:]}")
-    stats = json.loads(stats_path.read_text())
-    received = sum(p["rx"] for p in stats["ports"])
-    return received / stats["elapsed_s"] / 1e6, stats
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--routes", type=int, default=10000, help="IPv4 routes in the table")
@@ -117,45 +91,29 @@ def main(argv: list[str] | None = None) -> int:
         tmp = Path(d)
         pcaps = traffic.generate(tmp / "traffic")
         (tmp / "routes.txt").write_text(route_file(args.routes, args.routes6))
-        (tmp / "router.chain").write_text(ROUTER_CHAIN)
-        (tmp / "counter.chain").write_text(COUNTER_CHAIN)
-        chains = {"forward": HERE / "chains" / "forward.chain", "counter": tmp / "counter.chain",
-                  "router": tmp / "router.chain"}
-        binaries = {}
-        for name, chain in chains.items():
-            graph = load_chain(str(chain)).graph
-            binaries[name] = (dpdk_build.build(graph).binary, graph)
+        built = harness.build_all({
+            "forward": harness.FORWARD_CHAIN,
+            "counter": harness.write_chain(tmp, "counter", harness.COUNTER_CHAIN),
+            "router": harness.write_chain(tmp, "router", ROUTER_CHAIN)})
 
         results = []
         for tname, pcap in pcaps.items():
-            runs: dict[str, list[float]] = {name: [] for name in chains}
-            cycles = []
-            for _ in range(args.rounds):
-                for name, (binary, graph) in binaries.items():
-                    mpps, stats = run(binary, graph, pcap.path, args.seconds, args.core, tmp)
-                    runs[name].append(mpps)
-                    if name == "router":
-                        node = next(n for n in stats["nodes"] if n["id"] == "r")
-                        assert sum(node["drops"].values()) == 0, node["drops"]
-                        if node.get("cycle_samples"):
-                            cycles.append(cycles_per_packet(node))
-            fwd, cnt, rt = (statistics.median(runs[name]) for name in ("forward", "counter", "router"))
+            runs = harness.alternate(built, pcap.path, args.rounds, args.seconds, args.core, tmp)
+            assert sum(runs["router"].node("r")["drops"].values()) == 0, runs["router"].node("r")["drops"]
+            fwd, cnt, rt = (runs[name].median for name in ("forward", "counter", "router"))
             results.append({"traffic": tname, "forward_mpps": fwd, "counter_mpps": cnt, "router_mpps": rt,
                             "ratio": rt / fwd if fwd else 0.0, "ratio_to_counter": rt / cnt if cnt else 0.0,
-                            "router_cycles_per_packet": statistics.median(cycles) if cycles else None,
-                            "runs": runs})
+                            "router_cycles_per_packet": runs["router"].cycles("r"),
+                            "runs": {name: r.mpps for name, r in runs.items()}})
             print(f"  {tname:6} forward {fwd:6.2f}  counter {cnt:6.2f}  router {rt:6.2f} Mpps",
                   file=sys.stderr)
 
-    print(f"{'traffic':8} {'forward':>8} {'counter':>8} {'router':>8} {'router/fwd':>11} "
-          f"{'router/counter':>15} {'router cyc/pkt':>15}")
-    for r in results:
-        cyc = f"{r['router_cycles_per_packet']:.0f}" if r["router_cycles_per_packet"] else "-"
-        print(f"{r['traffic']:8} {r['forward_mpps']:8.2f} {r['counter_mpps']:8.2f} {r['router_mpps']:8.2f} "
-              f"{r['ratio']:11.3f} {r['ratio_to_counter']:15.3f} {cyc:>15}")
-    print("(Mpps)")
-    print(f"(medians of {args.rounds} alternating runs of {args.seconds:g} s on lcore {args.core}; "
-          f"{args.routes} IPv4 + {args.routes6} IPv6 routes)")
+    harness.print_table(
+        ["traffic", "forward", "counter", "router", "router/fwd", "router/counter", "router cyc/pkt"],
+        [[r["traffic"], r["forward_mpps"], r["counter_mpps"], r["router_mpps"], r["ratio"],
+          r["ratio_to_counter"], r["router_cycles_per_packet"]] for r in results],
+        f"(Mpps, medians of {args.rounds} alternating runs of {args.seconds:g} s on lcore {args.core}; "
+        f"{args.routes} IPv4 + {args.routes6} IPv6 routes)")
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1) + "\n")
     return 0

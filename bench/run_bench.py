@@ -24,26 +24,11 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from bench import traffic  # noqa: E402
+from bench import harness, traffic  # noqa: E402
 from bench.baseline.build import build_baseline, run_baseline  # noqa: E402
-from chainc.backends.dpdk import build as dpdk_build  # noqa: E402
-from chainc.backends.dpdk import runner  # noqa: E402
-from chainc.driver import load_chain  # noqa: E402
 
-WORK = {"forward": ("fwd", HERE / "chains" / "forward.chain"),
+WORK = {"forward": ("fwd", harness.FORWARD_CHAIN),
         "classify": ("classify", HERE / "chains" / "classify.chain")}
-
-
-def run_chainc(binary: Path, graph, pcap: Path, seconds: float, core: int, tmp: Path) -> float:
-    stats_path = tmp / "stats.json"
-    opts = runner.RunOptions(inputs={"rx": str(pcap)}, infinite=True, duration=seconds,
-                             stats_json=str(stats_path), quiet=True, first_core=core)
-    proc = runner.run(binary, graph, opts, capture=True)
-    if proc.returncode != 0:
-        raise RuntimeError(f"chainc run failed ({proc.returncode}):\n{proc.stderr[-2000:]}")
-    stats = json.loads(stats_path.read_text())
-    received = sum(p["rx"] for p in stats["ports"])
-    return received / stats["elapsed_s"] / 1e6
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -58,10 +43,7 @@ def main(argv: list[str] | None = None) -> int:
         tmp = Path(d)
         pcaps = traffic.generate(tmp / "traffic")
         baseline = build_baseline(tmp / "baseline")
-        binaries = {}
-        for name, (_, chain) in WORK.items():
-            graph = load_chain(str(chain)).graph
-            binaries[name] = (dpdk_build.build(graph).binary, graph)
+        built = harness.build_all({name: chain for name, (_, chain) in WORK.items()})
 
         results = []
         for tname, pcap in pcaps.items():
@@ -70,8 +52,7 @@ def main(argv: list[str] | None = None) -> int:
                 for _ in range(args.rounds):
                     base.append(run_baseline(baseline, pcap.path, args.seconds, mode,
                                              lcore=args.core)["mpps"])
-                    binary, graph = binaries[work]
-                    ours.append(run_chainc(binary, graph, pcap.path, args.seconds, args.core, tmp))
+                    ours.append(harness.run_once(built[work], pcap.path, args.seconds, args.core, tmp)[0])
                 b, c = statistics.median(base), statistics.median(ours)
                 results.append({"traffic": tname, "work": work, "baseline_mpps": b,
                                 "chainc_mpps": c, "ratio": c / b if b else 0.0,

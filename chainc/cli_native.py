@@ -138,12 +138,15 @@ Examples:
               help="Run the stages on cores N, N+1, ...")
 @click.option("--eal", metavar="ARGS", default="",
               help="Extra DPDK EAL arguments, space-separated (e.g. '--log-level=info').")
+@click.option("--clock", type=click.Choice(["auto", "packet", "tsc"]), default="auto",
+              help="The time NFs see: each packet's capture timestamp (packet), the CPU's "
+                   "clock (tsc), or packet time when every input is a pcap read once (auto).")
 @sanitize_option
 @click.argument("file")
 @click.pass_context
 def run(ctx: click.Context, file: str, inputs: tuple[str, ...], outputs: tuple[str, ...],
         duration: float, max_packets: int, repeat: bool, stats_interval: float,
-        stats_json: str | None, first_core: int, eal: str, sanitize: bool,
+        stats_json: str | None, first_core: int, eal: str, clock: str, sanitize: bool,
         nf_path: tuple[str, ...]) -> None:
     """Build a chain (cached) and run it natively over pcap files.
 
@@ -159,7 +162,7 @@ def run(ctx: click.Context, file: str, inputs: tuple[str, ...], outputs: tuple[s
     opts = runner.RunOptions(
         inputs=_pairs(ctx, inputs, "--in"), outputs=_pairs(ctx, outputs, "--out"),
         infinite=repeat, duration=duration, max_packets=max_packets, stats_json=stats_json,
-        stats_interval=stats_interval, first_core=first_core, eal_extra=eal.split())
+        stats_interval=stats_interval, first_core=first_core, eal_extra=eal.split(), clock=clock)
     try:
         result = _build(graph, None, sanitize=sanitize)
         proc = runner.run(result.binary, graph, opts)

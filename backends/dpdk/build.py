@@ -17,7 +17,7 @@ import sysconfig
 from dataclasses import dataclass
 from pathlib import Path
 
-from chainc import stats as stats_module
+from chainc import pcapfile, stats
 from chainc.ir.graph import ChainGraph
 
 from . import sanitize as sanitizer
@@ -25,7 +25,11 @@ from .codegen import nf_module_name, render
 from .model import build_model
 
 RUNTIME = Path(__file__).parent / "runtime"
-RUNTIME_FILES = ("dpdk.pxd", "meta.pxd", "chainc_rt.h", "chainc_control.pxi")
+RUNTIME_FILES = ("dpdk.pxd", "meta.pxd", "chainc_rt.h", "chainc_native.pxi")
+# Plain-Python modules the binary carries as source for its control plane: the
+# same files chainc uses, so the binary and `chainc sim` report alike.
+EMBEDDED = {"chainc_stats": Path(stats.__file__), "chainc_pcapfile": Path(pcapfile.__file__),
+            "chainc_control": RUNTIME / "control.py"}
 
 
 class BuildError(Exception):
@@ -95,8 +99,8 @@ def collect_sources(graph: ChainGraph) -> dict[str, str]:
     """Every file of the build, by its name in the build directory."""
     base_dir = os.path.dirname(graph.source_path) or "."
     model = build_model(graph)
-    pyx, nf_modules = render(model, base_dir)
-    files = {"chain.pyx": pyx, "chainc_stats.pxi": Path(stats_module.__file__).read_text()}
+    pyx, nf_modules = render(model, base_dir, {name: path.read_text() for name, path in EMBEDDED.items()})
+    files = {"chain.pyx": pyx}
     for name in RUNTIME_FILES:
         files[name] = (RUNTIME / name).read_text()
     for nm in model.nodes:

@@ -72,17 +72,20 @@ def _glue(nm: NodeModel) -> NodeGlue:
     sym = nm.sym
     state_decl = f"cdef {native.state} {sym}_st" if native.state else None
     state_ref = f"&{sym}_st" if native.state else "NULL"
+    def literals(make) -> list[str]:
+        # `{sym}` in an argument becomes the instance's symbol (unique names, e.g. of tables).
+        return [str(a).replace("{sym}", sym) for a in make(nm.node)] if make else []
+
     args = [state_ref, "m", "meta", "inp"] + (["&emit"] if native.emits else [])
-    if native.process_args:
-        args += [str(a) for a in native.process_args(nm.node)]
+    args += literals(native.process_args)
     call = f"{native.process.format(sym=sym)}({', '.join(args)})"
     init = None
     if native.init:
-        iargs = [state_ref] + ([str(a) for a in native.init_args(nm.node)] if native.init_args else [])
+        iargs = [state_ref] + literals(native.init_args)
         init = f"{native.init.format(sym=sym)}({', '.join(iargs)})"
     finish = None
     if native.finish:
-        fargs = [state_ref] + ([str(a) for a in native.finish_args(nm.node)] if native.finish_args else [])
+        fargs = [state_ref] + literals(native.finish_args)
         finish = f"{native.finish.format(sym=sym)}({', '.join(fargs)})"
     extra = native.generate(nm.node, sym) if native.generate else ""
     reasons = list(spec.drop_reasons) + ["dropped", "bad-output"]
@@ -131,8 +134,33 @@ def port_devargs(name: str, binding: PortBinding | None, base_dir: str) -> str:
     raise CodegenError(f"port '{name}': unknown driver '{d}'")
 
 
-def render(model: PipelineModel, base_dir: str) -> tuple[str, list[str]]:
-    """Return the .pyx text and the NF .pxd module names it cimports."""
+RING_SIZE = 1024
+SINK_CAP = 2 * BURST  # packets a tx/ring/drop buffer holds before it flushes
+
+
+def chain_description(model: PipelineModel, glue: dict[int, NodeGlue], base_dir: str) -> dict:
+    """What the binary's control plane knows of the chain (its `CHAIN`, carried as JSON)."""
+    nodes = []
+    for nm in model.nodes:
+        nodes.append({
+            "id": nm.node.id, "type": nm.node.type_name, "kind": nm.kind.value,
+            "port": nm.node.port, "stage": nm.stage,
+            "outputs": [port for port, _ in nm.targets],
+            "reasons": glue[nm.index].drop_reasons if nm.index in glue else [],
+            "drop_to": [i for i, (_, t) in enumerate(nm.targets) if t[0] == "drop"],
+        })
+    ports = [{"name": p.name, "default": port_devargs(p.name, p.binding, base_dir),
+              "rx": p.rx_stage is not None, "tx": p.tx_stage is not None} for p in model.ports]
+    return {"name": model.chain, "nodes": nodes, "ports": ports,
+            "stage_cores": [st.core for st in model.stages], "n_stages": len(model.stages),
+            "n_rings": len(model.rings), "ring_size": RING_SIZE, "sink_cap": SINK_CAP}
+
+
+def render(model: PipelineModel, base_dir: str, embedded: dict[str, str]) -> tuple[str, list[str]]:
+    """Return the .pyx text and the NF .pxd module names it cimports.
+
+    `embedded` maps module names to the Python source the binary carries for
+    its control plane (see runtime/control.py)."""
     glue: dict[int, NodeGlue] = {}
     for nm in model.nodes:
         if nm.kind is NodeKind.NF:
@@ -161,7 +189,10 @@ def render(model: PipelineModel, base_dir: str) -> tuple[str, list[str]]:
         burst=BURST,
         max_out=model.max_outputs,
         max_drop=max_drop,
-        devargs={p.index: port_devargs(p.name, p.binding, base_dir) for p in model.ports},
+        ring_size=RING_SIZE,
+        sink_cap=SINK_CAP,
+        chain_json=json.dumps(chain_description(model, glue, base_dir)),
+        embedded=embedded,
         NodeKind=NodeKind,
     )
     return text, pxd_modules

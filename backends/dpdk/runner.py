@@ -38,6 +38,7 @@ class RunOptions:
     memory_mb: int = 512
     first_core: int = 0
     eal_extra: list[str] = field(default_factory=list)
+    clock: str = "auto"  # the NFs' time: "auto", "packet" (capture timestamps) or "tsc"
 
 
 def _devarg_path(port: str, path: str) -> str:
@@ -99,6 +100,8 @@ def app_args(graph: ChainGraph, opts: RunOptions) -> list[str]:
         args += ["--stats-interval", str(opts.stats_interval)]
     if opts.quiet:
         args.append("--quiet")
+    if opts.clock != "auto":
+        args += ["--clock", opts.clock]
     return args
 
 

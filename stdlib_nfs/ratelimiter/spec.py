@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from chainc.nfs.spec import REQUIRED, NfSpec, ParamSpec, StateKind
-from chainc.stdlib_nfs._support import SizeOrCount, check_positive, param_span, size
+from chainc.nfs.spec import REQUIRED, NativeBody, NfSpec, ParamSpec, StateKind
+from chainc.stdlib_nfs._support import SizeOrCount, check_positive, param_span
 from chainc.values import BOOL, INT, RATE, Enum, Rate, Size
+
+from .meter import profile
 
 
 def outputs(params):
@@ -48,9 +50,9 @@ SPEC = NfSpec(
     params=(
         ParamSpec("rate", RATE, REQUIRED,
                   "The committed rate: bits (10Gbps) or packets (2Mpps) per second."),
-        ParamSpec("burst", SizeOrCount(), size("64KiB"),
+        ParamSpec("burst", SizeOrCount(), None,
                   "The committed burst: bucket depth, a size for bit rates, a packet count "
-                  "for packet rates."),
+                  "for packet rates. Unset: 64KiB for bit rates, 64 packets for packet rates."),
         ParamSpec("mode", Enum("policer", "srtcm", "trtcm"), "policer",
                   "`policer`: conforming packets leave on `out`, the rest are dropped. "
                   "`srtcm` (RFC 2697) / `trtcm` (RFC 2698): packets leave on `green`, "
@@ -75,7 +77,8 @@ SPEC = NfSpec(
     drop_reasons=("exceeded",),
     description=(
         "Theory of operation. A token bucket of depth `burst` fills at `rate` (bytes of "
-        "frame for a bit rate, whole packets for a packet rate), measured with the TSC. "
+        "frame for a bit rate, whole packets for a packet rate), on the NFs' clock: a "
+        "packet's capture time over pcap inputs (so runs are reproducible), else the TSC. "
         "In `policer` mode a packet that finds enough tokens takes them and leaves on "
         "`out`; otherwise it is dropped (`exceeded`) and takes none.\n\n"
         "`srtcm` is RFC 2697's single-rate three-color marker: a committed bucket "
@@ -84,11 +87,17 @@ SPEC = NfSpec(
         "if the excess bucket does, else red. `trtcm` is RFC 2698's two-rate marker: a "
         "peak bucket (`peak_rate`, `peak_burst`) and a committed bucket; red if the peak "
         "bucket cannot cover the packet, else yellow if the committed one cannot, else "
-        "green. Marking is color-blind and uses DPDK's rte_meter. Nothing is dropped in "
-        "these modes: connect `red` to `drop` to police.\n\n"
+        "green. Marking is color-blind and uses DPDK's rte_meter with a nanosecond tick: "
+        "as rte_meter does, a bucket refills by whole periods (one token every 10^9/rate "
+        "ns, or k tokens every k x 10^9/rate ns when that is under 100 ns), so the rate "
+        "is exact to a fraction of a percent. Nothing is dropped in these modes: connect "
+        "`red` to `drop` to police. Counters: packets `green`, `yellow`, `red` (policer: "
+        "green passed, red dropped).\n\n"
         "With `per_flow`, each 5-tuple gets its own meter (a table of `flows` meters, "
-        "least recently used replaced). The meters are shared by all packets, so the NF "
-        "runs on one core (state: global)."
+        "least recently used replaced and counted in `flows_evicted`; a replaced flow "
+        "starts again with full buckets). The key is the 5-tuple (ports for TCP and UDP "
+        "only); frames that are not IP share one meter. The meters are shared by all "
+        "packets, so the NF runs on one core (state: global)."
     ),
     example=(
         "nf rl = RateLimiter(rate: 1Gbps, burst: 256KiB)\n"
@@ -100,5 +109,21 @@ SPEC = NfSpec(
         "tc.red -> drop"
     ),
     validate=validate,
-    native=None,
+    native=NativeBody(
+        process="ratelimiter_process",
+        state="ratelimiter_state",
+        init="ratelimiter_init",
+        init_args=lambda node: _init_args(node),
+        counters=("green", "yellow", "red", "flows_evicted"),
+    ),
 )
+
+_MODES = {"policer": 0, "srtcm": 1, "trtcm": 2}  # RL_POLICER, RL_SRTCM, RL_TRTCM in native.pxd
+
+
+def _init_args(node) -> list[str]:
+    p = profile(node.params)
+    flows = node.params["flows"] if node.params["per_flow"] else 0
+    numbers = [p.cbs, p.ebs, p.pbs, p.cir_period, p.cir_per_period, p.pir_period, p.pir_per_period]
+    return [str(_MODES[p.mode]), str(int(p.packets)), *(f"{n}ULL" for n in numbers),
+            f"{flows}u", 'b"rl_{sym}"']

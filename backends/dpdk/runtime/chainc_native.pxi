@@ -1,0 +1,215 @@
+# The native half of every chainc binary's control plane: the few functions
+# that touch DPDK or the packet path's memory, called once at start-up and at
+# exit by the plain-Python control plane (control.py, carried as source text
+# and run as the module `chainc_control`). Included into each generated
+# pipeline module, after the packet path whose globals (stats, port_id,
+# rings, stage_entry, ...) it uses. Nothing here runs per packet.
+
+
+class StartupError(Exception):
+    """Start-up failed in a way the user can fix (a device, memory, a file an NF
+    needs); NF `init` code raises it too. The binary prints it and exits 1."""
+
+
+def _dpdk_error(what):
+    return StartupError(f"{what}: {rte_strerror(rte_errno).decode()}")
+
+
+cdef list _keep_alive = []
+
+
+def eal_init(list args):
+    cdef int argc = len(args)
+    cdef char** argv = <char**>malloc(sizeof(char*) * (argc + 1))
+    encoded = [a.encode() for a in args]
+    _keep_alive.append(encoded)  # EAL may keep pointers into argv
+    for i, b in enumerate(encoded):
+        argv[i] = b
+    argv[argc] = NULL
+    if rte_eal_init(argc, argv) < 0:
+        raise _dpdk_error("DPDK EAL initialisation failed")
+
+
+def lcores():
+    out = [rte_get_main_lcore()]
+    cdef unsigned i = rte_get_next_lcore(<unsigned>-1, 1, 0)
+    while i < RTE_MAX_LCORE:
+        out.append(i)
+        i = rte_get_next_lcore(i, 1, 0)
+    return out
+
+
+cdef void* _zeroed(size_t size) except NULL:
+    cdef void* p = NULL
+    if posix_memalign(&p, 64, size) != 0:
+        raise MemoryError()
+    memset(p, 0, size)
+    return p
+
+
+def alloc_counters():
+    global stats, port_ctr, ring_ctr
+    stats = <nf_stats*>_zeroed(sizeof(nf_stats) * N_NODES)
+    port_ctr = <port_stats*>_zeroed(sizeof(port_stats) * N_PORTS)
+    ring_ctr = <ring_stats*>_zeroed(sizeof(ring_stats) * N_RINGS)
+
+
+def create_pool(unsigned n_mbufs, unsigned cache):
+    global pool
+    pool = rte_pktmbuf_pool_create(b"chainc_pool", n_mbufs, cache, chainc_priv_size(sizeof(pkt_meta)),
+                                   RTE_MBUF_DEFAULT_BUF_SIZE, rte_socket_id())
+    if pool == NULL:
+        raise _dpdk_error(f"cannot create a mempool of {n_mbufs} mbufs (give more memory with -m)")
+
+
+def create_rings():
+    for r in range(N_RINGS_USED):
+        rings[r] = rte_ring_create(f"chainc_ring{r}".encode(), RING_SIZE, rte_socket_id(),
+                                   RING_F_SP_ENQ | RING_F_SC_DEQ)
+        if rings[r] == NULL:
+            raise _dpdk_error(f"cannot create ring {r}")
+
+
+def clock_setup(uint64_t epoch_now_ns, bint packet_time):
+    chainc_clock_setup(epoch_now_ns, packet_time)
+
+
+def setup_port(int idx, str dev_name, str name, bint rx, bint tx, bint rx_stamps,
+               int64_t expected, uint16_t nrxd, uint16_t ntxd):
+    cdef uint16_t pid = 0
+    cdef rte_eth_conf conf
+    cdef rte_eth_dev_info info
+    cdef int rc
+    if rte_eth_dev_get_port_by_name(dev_name.encode(), &pid) != 0:
+        raise StartupError(f"port {name}: no DPDK device '{dev_name}' "
+                          "(a PCI device must be bound to a DPDK driver)")
+    memset(&conf, 0, sizeof(conf))
+    if rx_stamps and rx and rte_eth_dev_info_get(pid, &info) == 0:
+        if info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_TIMESTAMP:
+            conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_TIMESTAMP
+    rc = rte_eth_dev_configure(pid, 1 if rx else 0, 1 if tx else 0, &conf)
+    if rc < 0:
+        raise StartupError(f"port {name}: configure failed: {rte_strerror(-rc).decode()}")
+    rte_eth_dev_adjust_nb_rx_tx_desc(pid, &nrxd, &ntxd)
+    if rx:
+        rc = rte_eth_rx_queue_setup(pid, 0, nrxd, rte_eth_dev_socket_id(pid), NULL, pool)
+        if rc < 0:
+            raise StartupError(f"port {name}: rx queue setup failed: {rte_strerror(-rc).decode()}")
+    if tx:
+        rc = rte_eth_tx_queue_setup(pid, 0, ntxd, rte_eth_dev_socket_id(pid), NULL)
+        if rc < 0:
+            raise StartupError(f"port {name}: tx queue setup failed: {rte_strerror(-rc).decode()}")
+    rc = rte_eth_dev_start(pid)
+    if rc < 0:
+        raise StartupError(f"port {name}: start failed: {rte_strerror(-rc).decode()}")
+    rte_eth_promiscuous_enable(pid)
+    port_id[idx] = pid
+    rx_expected[idx] = expected
+
+
+def init_nfs():
+    _init_nfs()
+
+
+def finish_nfs():
+    _finish_nfs()
+
+
+def measure_tsc_overhead():
+    """The cost of the rdtsc pair around an NF call, subtracted from its cycles."""
+    cdef uint64_t best = <uint64_t>-1
+    cdef uint64_t t0, t1
+    cdef int i
+    with nogil:
+        for i in range(2000):
+            t0 = rte_rdtsc()
+            t1 = rte_rdtsc()
+            if t1 - t0 < best:
+                best = t1 - t0
+    return best
+
+
+def set_max_packets(uint64_t n):
+    global max_packets
+    max_packets = n
+
+
+def install_signal_handlers():
+    signal(SIGINT, on_signal)
+    signal(SIGTERM, on_signal)
+
+
+def run_stages(list cores):
+    """Stage 0 runs on this (the main) lcore, the others on theirs; returns when all are done."""
+    for s in range(1, N_STAGES):
+        rte_eal_remote_launch(stage_entry, <void*><long>s, cores[s])
+    with nogil:
+        stage_entry(<void*>0)
+        rte_eal_mp_wait_lcore()
+
+
+def stop_receiving():
+    chainc_store_flag(&stop_rx, 1)
+
+
+def all_stages_done():
+    return all(chainc_load_flag(&stage_done[s]) for s in range(N_STAGES))
+
+
+def read_counters():
+    """Raw counters; control.py shapes them into the JSON statistics."""
+    nodes = []
+    cdef int i
+    for i in range(N_NODES):
+        nd = CHAIN["nodes"][i]
+        nodes.append(([stats[i].out[j] for j in range(len(nd["outputs"]))],
+                      [stats[i].drops[j] for j in range(len(nd["reasons"]))],
+                      stats[i].emitted, stats[i].cycles, stats[i].cycle_pkts))
+    return {
+        "nodes": nodes,
+        "ports": [(port_ctr[k].rx, port_ctr[k].tx, port_ctr[k].tx_dropped)
+                  for k in range(len(CHAIN["ports"]))],
+        "rings": [(ring_ctr[r].enqueued, ring_ctr[r].dropped) for r in range(N_RINGS_USED)],
+        "internal_drops": internal_drops,
+        "counters": _nf_counters(),
+    }
+
+
+def drain_rings():
+    cdef rte_mbuf* burst[BURST]
+    cdef unsigned n
+    cdef int r
+    for r in range(N_RINGS_USED):
+        if rings[r] == NULL:  # start-up failed before the rings were made
+            continue
+        n = rte_ring_dequeue_burst(rings[r], <void**>burst, BURST, NULL)
+        while n:
+            rte_pktmbuf_free_bulk(burst, n)
+            n = rte_ring_dequeue_burst(rings[r], <void**>burst, BURST, NULL)
+
+
+def close_ports(list started):
+    for k in started:
+        rte_eth_dev_stop(port_id[k])
+        rte_eth_dev_close(port_id[k])  # flushes and closes output pcaps
+
+
+def pool_in_use():
+    return rte_mempool_in_use_count(pool) if pool != NULL else 0
+
+
+def cleanup():
+    for r in range(N_RINGS_USED):
+        rte_ring_free(rings[r])
+    rte_eal_cleanup()
+
+
+def _load_embedded(dict sources):
+    """Make the control plane's Python modules from the source text the binary carries."""
+    import sys
+    import types
+    for name, text in sources.items():
+        module = types.ModuleType(name)
+        module.__file__ = f"<chainc:{name}>"
+        sys.modules[name] = module  # before running it: dataclasses look their module up
+        exec(compile(text, module.__file__, "exec"), module.__dict__)
