@@ -130,7 +130,9 @@ def brute_arms(space, bits: list[int], wildcard: bool) -> dict:
         if not first[j]:
             out["never"][j] = {i for i in range(j) if first[i] & b}
         elif not (wildcard and j == len(bits) - 1):
-            out["overlap"] |= {(i, j) for i in range(j) if first[i] & b and bits[i] & ~b}
+            earlier = tuple(i for i in range(j) if first[i] & b and bits[i] & ~b)
+            if earlier:
+                out["overlap"].add((j, earlier))
     return out
 
 
@@ -145,7 +147,7 @@ def test_arms_against_brute_force(arm_trees, wildcard):
     never = {w.arm: set(w.others) for w in found if w.kind in ("empty", "shadowed")}
     assert never == expected["never"]
     assert {w.arm for w in found if w.kind == "empty"} == {j for j in never if not bits[j]}
-    assert {(w.goes_to, w.arm) for w in found if w.kind == "overlap"} == expected["overlap"]
+    assert {(w.arm, w.others) for w in found if w.kind == "overlap"} == expected["overlap"]
     for w in found:
         if w.witness is not None:
             pkt = Packet(w.witness.frame())
@@ -275,3 +277,22 @@ def test_the_shared_classbench_set_is_checked_in_seconds():
     dead = {w.rule for w in report.warnings if w.kind == "covered"}
     for w in random.Random(1).sample(report.warnings, 40):
         firewall.verify(w, rules, tests, "deny", {i for i in dead if i > w.rule})
+
+
+def test_a_rule_file_shows_ten_warnings_then_a_count(tmp_path):
+    from nfhelpers import make_node, validate
+
+    path = tmp_path / "copies.acl"
+    path.write_text("allow tcp port 22\n" * 14)
+    diags = validate(make_node("Firewall", {"rules": str(path)}, node_id="fw")).diagnostics
+    assert [d.severity.value for d in diags] == ["warning"] * 11
+    assert [d.span.line for d in diags[:10]] == list(range(2, 12))
+    assert diags[-1].message == "3 more rules never decide a packet or change nothing (3 redundant)"
+
+
+def test_an_example_that_does_not_take_its_path_is_a_bug(monkeypatch):
+    from chainc.analysis.witness import Witness, WitnessMismatch
+
+    monkeypatch.setattr(Witness, "frame", lambda self: b"\x00" * 10)  # a runt: matches nothing
+    with pytest.raises(WitnessMismatch):
+        classifier.check_arms([parse_match("tcp"), parse_match("tcp port 80")])

@@ -7,8 +7,9 @@ Arms are tried in order and the first match wins, so:
   expression no frame satisfies, such as `tcp and udp`);
 - two arms that *partly* overlap (each matches packets the other does not,
   and some packets match both) send the shared packets to the earlier one,
-  which a reader of the later arm may not expect. An arm wholly inside a
-  later one (`dns : "udp port 53"` before `udp : "udp"`) is the usual
+  which a reader of the later arm may not expect: one warning per later arm,
+  naming the earlier arms. An arm wholly inside a later one
+  (`dns : "udp port 53"` before `udp : "udp"`) is the usual
   specific-before-general order and is not reported.
 
 Each warning carries an example frame, checked with the match evaluator
@@ -38,7 +39,7 @@ if TYPE_CHECKING:
 class ArmWarning:
     kind: str  # "empty", "shadowed" or "overlap"
     arm: int
-    others: tuple[int, ...] = ()  # shadowed: the arms that take its packets; overlap: the earlier arm
+    others: tuple[int, ...] = ()  # the earlier arms that take some of its packets
     witness: Witness | None = None
     goes_to: int | None = None  # the arm the witness goes to
 
@@ -72,12 +73,12 @@ def _check_arm(ordered: Ordered, exprs: Sequence[MatchExpr | None], j: int) -> l
         return [ArmWarning("shadowed", j, tuple(takers), takers[first], first)]
     if exprs[j] is None:
         return []
-    out = []
-    for i in range(j):
-        w = ordered.takes(i, j)
-        if w is not None and not ordered.subset(i, j):
-            out.append(ArmWarning("overlap", j, (i,), w, i))
-    return out
+    found = {i: w for i in range(j)
+             if (w := ordered.takes(i, j)) is not None and not ordered.subset(i, j)}
+    if not found:
+        return []
+    first = min(found)
+    return [ArmWarning("overlap", j, tuple(found), found[first], first)]
 
 
 def first_arm(exprs: Sequence[MatchExpr | None], pkt: Packet) -> int | None:
@@ -137,15 +138,16 @@ def report_arms(node: "NfNode", reporter: "Reporter") -> None:
                     "remove it" if exprs[w.arm] is None else
                     f"move '{name}' above {takers}, or remove it"))
         else:
-            other = names[w.goes_to]
+            others = _names([names[i] for i in w.others])
             example = w.witness.describe(shown(w.arm, w.goes_to))
             reporter.warning(
-                f"arms '{other}' and '{name}' overlap: a packet that matches both goes to "
-                f"'{other}', the earlier one",
+                f"arm '{name}' overlaps earlier arm{'s' if len(w.others) > 1 else ''} {others}: "
+                f"packets that match both go to the earlier arm",
                 span(w.arm),
-                notes=(Note(f"e.g. {example} matches both", span(w.goes_to)),),
-                hint=f"if such packets belong to '{name}', move it above '{other}' or add "
-                     f"`and not (...)` to '{other}'")
+                notes=(Note(f"e.g. {example} matches '{name}' but goes to "
+                            f"'{names[w.goes_to]}'", span(w.goes_to)),),
+                hint=f"arms are tried in order; if such packets belong to '{name}', move it "
+                     f"above {others} or exclude them there with `and not (...)`")
 
 
 def _names(names: list[str]) -> str:

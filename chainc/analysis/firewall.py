@@ -241,12 +241,16 @@ def report_rules(node: "NfNode", text: str, rules: Sequence[Any], tests: Sequenc
         example = w.witness.describe()
         if w.kind == "unneeded":
             then = actions[w.other] if w.other is not None else fallback
-            where = (Note(f"e.g. {example} would be {does(then)} here", line_span(w.other))
-                     if w.other is not None else
-                     Note(f"e.g. {example} would be {does(then)} by the default action", named.span))
+            if w.other is not None:
+                notes = (Note(f"e.g. {example} would be {does(then)} here", line_span(w.other)),
+                         named)
+            else:
+                at = node.param_spans.get("default")
+                notes = (Note(f"e.g. {example} would be {does(then)} by the default action",
+                              at or named.span),) + ((named,) if at else ())
             reporter.warning(f"this rule is redundant: without it, every packet it decides "
                              f"would still be {does(actions[w.rule])}",
-                             here, notes=(where, named), hint="remove it")
+                             here, notes=notes, hint="remove it")
             continue
         taken = Note(f"e.g. {example} is {does(actions[w.other])} here first", line_span(w.other))
         if w.kind == "shadowed":

@@ -33,6 +33,7 @@ def validate(node: "NfNode", reporter: "Reporter") -> None:
         return
     seen: dict[str, Any] = {}
     last = len(block.entries) - 1
+    errors = len(reporter.errors)
     for i, entry in enumerate(block.entries):
         key_span = entry.key_span or param_span(node, "arms")
         if entry.key in seen:
@@ -55,6 +56,10 @@ def validate(node: "NfNode", reporter: "Reporter") -> None:
             message = getattr(exc, "message", None) or str(exc)
             reporter.error(f"bad match expression in arm '{entry.key}': {message}", span,
                            hint=getattr(exc, "hint", None))
+    if len(reporter.errors) == errors:
+        # Arms that never match and overlapping arms, with an example packet (docs/analysis.md).
+        from chainc.analysis.classifier import report_arms
+        report_arms(node, reporter)
 
 
 def _note(message: str, span):

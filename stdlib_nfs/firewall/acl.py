@@ -537,6 +537,7 @@ class Program:
     errors: list[RuleError] = field(default_factory=list)
     rules: int = 0
     lines: list[int] = field(default_factory=list)  # the line of each rule, by index
+    parsed: list[Rule] = field(default_factory=list)  # the rules, for the static checks
 
 
 def action_code(rule: Rule | None, outputs: tuple[str, ...], default: str, denied: str) -> int:
@@ -588,7 +589,7 @@ def compile_rules(rules: list[Rule], fmt: str, outputs: tuple[str, ...], default
                   denied: str = "drop") -> Program:
     """Compile parsed rules (in file order) into ACL entries and the non-IP decision."""
     prog = Program(default_code=action_code(None, outputs, default, denied), rules=len(rules),
-                   lines=[r.line for r in rules])
+                   lines=[r.line for r in rules], parsed=list(rules))
     # (priority, userdata, cube) per context, in rule order
     cubes: dict[tuple[int, bool], list[tuple[int, int, Cube]]] = {ctx: [] for ctx in CONTEXTS}
     shadowed = {ctx: False for ctx in CONTEXTS}  # a match-all rule hides every later rule

@@ -78,6 +78,14 @@ def validate(node: "NfNode", reporter: "Reporter") -> None:
         reporter.warning(f"rule file '{node.params['rules']}' holds no rules: every packet gets "
                          f"the default action ({node.params.get('default', 'deny')})",
                          param_span(node, "rules"))
+    elif not prog.errors:
+        # Shadowed and redundant rules, each with an example packet (docs/analysis.md).
+        from chainc.analysis.firewall import report_rules
+
+        from .reference import chainc_test, classbench_test
+
+        test = classbench_test if node.params.get("format") == "classbench" else chainc_test
+        report_rules(node, text, prog.parsed, [test(r) for r in prog.parsed], reporter)
 
 
 def _c_array(name: str, entries: list[tuple[int, ...]], lines: list[int]) -> list[str]:
