@@ -78,11 +78,15 @@ def build_all(chains: dict[str, Path]) -> dict[str, Built]:
     return built
 
 
-def run_once(built: Built, pcap: Path, seconds: float, core: int, tmp: Path) -> tuple[float, dict]:
-    """One run of `seconds`: Mpps received and the binary's statistics."""
+def run_once(built: Built, pcap: Path, seconds: float, core: int, tmp: Path,
+             memory_mb: int = 512) -> tuple[float, dict]:
+    """One run of `seconds`: Mpps received and the binary's statistics.
+
+    `memory_mb` is the EAL's memory: infinite_rx keeps the whole pcap in mbufs."""
     stats_path = tmp / "stats.json"
     opts = runner.RunOptions(inputs={"rx": str(pcap)}, infinite=True, duration=seconds,
-                             stats_json=str(stats_path), quiet=True, first_core=core)
+                             stats_json=str(stats_path), quiet=True, first_core=core,
+                             memory_mb=memory_mb)
     proc = runner.run(built.binary, built.graph, opts, capture=True)
     if proc.returncode != 0:
         raise RuntimeError(f"chainc run failed ({proc.returncode}):\n{proc.stderr[-2000:]}")
@@ -92,12 +96,12 @@ def run_once(built: Built, pcap: Path, seconds: float, core: int, tmp: Path) -> 
 
 
 def alternate(built: dict[str, Built], pcap: Path, rounds: int, seconds: float, core: int,
-              tmp: Path) -> dict[str, Runs]:
+              tmp: Path, memory_mb: int = 512) -> dict[str, Runs]:
     """Each round runs every chain once, so slow drifts of the machine hit all alike."""
     runs = {name: Runs() for name in built}
     for _ in range(rounds):
         for name, b in built.items():
-            mpps, stats = run_once(b, pcap, seconds, core, tmp)
+            mpps, stats = run_once(b, pcap, seconds, core, tmp, memory_mb)
             runs[name].mpps.append(mpps)
             runs[name].stats.append(stats)
     return runs

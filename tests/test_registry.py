@@ -292,7 +292,7 @@ def test_render_list_has_one_row_per_nf():
     lines = text.strip().splitlines()
     assert len(lines) == 2 + len(STDLIB)
     row = next(line for line in lines if line.startswith("NAT "))
-    assert " no " in row and "Source NAT" in row
+    assert " yes " in row and "Source NAT" in row
     row = next(line for line in lines if line.startswith("Counter "))
     assert " yes " in row
 
