@@ -13,11 +13,14 @@ from chainc.cli_native import _build, _fail, _load, _pairs, sanitize_option
 EXIT_DIFFERENT = 4
 
 
-def _hex(frame: bytes | None, limit: int = 64) -> str:
+def _hex(frame: bytes | None, indent: str, limit: int = 64) -> str:
+    """The first `limit` bytes in lines of 32."""
     if frame is None:
         return "(no packet)"
-    shown = frame[:limit].hex(" ")
-    return f"{shown} ..." if len(frame) > limit else shown
+    lines = [frame[i:i + 32].hex(" ") for i in range(0, min(len(frame), limit), 32)]
+    if len(frame) > limit:
+        lines[-1] += f" ... ({len(frame)} bytes)"
+    return f"\n{indent}".join(lines) or "(0 bytes)"
 
 
 def _describe(frame: bytes) -> str:
@@ -33,18 +36,19 @@ def _first_byte_diff(a: bytes, b: bytes) -> int:
     return next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
 
 
-def _render(file: str, diff) -> str:
+def _render(command: str, diff) -> str:
     port, index = diff.culprit
+    pad = " " * 11
     lines = [f"native and sim differ after {diff.inputs_used} input packet(s); "
              f"the last of them is packet {index} of port {port}",
              f"  input:   {_describe(diff.frame)}",
-             f"           {_hex(diff.frame)}"]
+             f"{pad}{_hex(diff.frame, pad)}"]
     if diff.native_failure:
         lines.append(f"  native:  {diff.native_failure}")
     if diff.port is not None:
         lines.append(f"  output:  port {diff.port}, packet {diff.index}")
-        lines.append(f"    native {_hex(diff.native_frame)}")
-        lines.append(f"    sim    {_hex(diff.sim_frame)}")
+        lines.append(f"    native {_hex(diff.native_frame, pad)}")
+        lines.append(f"    sim    {_hex(diff.sim_frame, pad)}")
         if diff.native_frame is not None and diff.sim_frame is not None:
             lines.append(f"    first different byte at offset "
                          f"{_first_byte_diff(diff.native_frame, diff.sim_frame)}")
@@ -55,9 +59,8 @@ def _render(file: str, diff) -> str:
     if not diff.alone:
         lines.append("  alone it behaves the same in both: the difference needs the packets before it")
     ins = " ".join(f"--in {p}={f}" for p, f in diff.repro.items())
-    count = sum(1 for _ in diff.repro)
-    lines.append(f"  reproduce ({'1 packet' if diff.alone else f'{diff.inputs_used} packets'} "
-                 f"in {count} file(s)): chainc verify {file} {ins}")
+    lines.append(f"  reproduce ({'1 packet' if diff.alone else f'{diff.inputs_used} packets'}): "
+                 f"{command} {ins}")
     return "\n".join(lines)
 
 
@@ -101,7 +104,9 @@ def verify(ctx: click.Context, file: str, inputs: tuple[str, ...], repro_dir: st
     except (BuildError, runner.RunError, VerifyError, PcapError) as exc:
         _fail(ctx, str(exc))
     if report.difference is not None:
-        click.echo(_render(file, report.difference))
+        again = " ".join(["chainc verify", *(f"--nf-path {d}" for d in nf_path),
+                          *(["--sanitize"] if sanitize else []), file])
+        click.echo(_render(again, report.difference))
         ctx.exit(EXIT_DIFFERENT)
     ins = ", ".join(f"{p} {n:,}" for p, n in report.packets_in.items())
     outs = ", ".join(f"{p} {n:,}" for p, n in report.packets_out.items()) or "none"

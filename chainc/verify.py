@@ -226,7 +226,7 @@ class Verifier:
         alone = {port: [culprit]}
         native1, sim1 = self.native(alone), self.sim(alone)
         reproduces = self.differs(native1, sim1)
-        diff = _difference(self, hi, (port, index), culprit, native, sim, native1, sim1)
+        diff = _difference(self, hi, (port, index), culprit.data, native, sim, native1, sim1)
         diff.alone = reproduces
         diff.repro = _write_repro(repro_dir, stem, alone if reproduces else prefix)
         return Report(packets_in, packets_out, diff)
