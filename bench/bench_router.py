@@ -1,6 +1,6 @@
 """Benchmark: the Router with a large random route table, against the empty chain.
 
-    python3 bench/bench_router.py [--routes 10000] [--routes6 2000] [--seconds 3] [--rounds 3] [--core 1]
+    python3 bench/bench_router.py [--routes 100000] [--routes6 2000] [--seconds 3] [--rounds 3] [--core 1]
 
 Builds three chains and runs them in alternating rounds on the same lcore,
 each over the benchmark traffic (bench/traffic.py) replayed forever from a
@@ -79,7 +79,7 @@ def route_file(n4: int, n6: int, seed: int = 1) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--routes", type=int, default=10000, help="IPv4 routes in the table")
+    ap.add_argument("--routes", type=int, default=100000, help="IPv4 routes in the table")
     ap.add_argument("--routes6", type=int, default=2000, help="IPv6 routes in the table")
     ap.add_argument("--seconds", type=float, default=3.0, help="length of one run")
     ap.add_argument("--rounds", type=int, default=3, help="alternating rounds per cell")
