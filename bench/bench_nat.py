@@ -29,18 +29,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import tempfile
-import time
-import uuid
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 from bench import harness, traffic  # noqa: E402
-from chainc.backends.dpdk import runner  # noqa: E402
 
 TABLE = 1 << 20
 SMALL_TABLE = 1024
@@ -58,38 +54,6 @@ rx -> nat.inside
 nat.outside -> tx
 nat.inside -> tx
 """
-
-
-def memory_mb_for(packets: int) -> int:
-    """EAL memory for a replayed file: its packets stay in mbufs (about 2.5 KiB each,
-    in a pool rounded up to a power of two) besides the NAT's tables."""
-    pool = 1
-    while pool < packets + 20000:
-        pool *= 2
-    return 512 + pool * 2600 // 2**20
-
-
-def peak_rss_kib(built: harness.Built, pcap: Path, seconds: float, core: int, memory_mb: int) -> int:
-    """The binary's peak resident memory over a replay of `seconds`."""
-    opts = runner.RunOptions(inputs={"rx": str(pcap)}, infinite=True, duration=seconds, quiet=True,
-                             first_core=core, memory_mb=memory_mb)
-    prefix = f"chainc-bench-{uuid.uuid4().hex[:8]}"
-    proc = subprocess.Popen(runner.command(built.binary, built.graph, opts, prefix),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    peak = 0
-    while proc.poll() is None:
-        try:
-            with open(f"/proc/{proc.pid}/status") as f:
-                peak = max([peak] + [int(line.split()[1]) for line in f if line.startswith("VmHWM:")])
-        except OSError:
-            pass
-        time.sleep(0.05)
-    err = proc.stderr.read()
-    for d in runner.runtime_dirs(prefix):
-        subprocess.run(["rm", "-rf", str(d)], check=False)
-    if proc.returncode != 0:
-        raise RuntimeError(f"binary failed ({proc.returncode}): {err[-2000:]}")
-    return peak
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -117,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
                      "imix": traffic.write_imix(tmp / f"imix-{flows}.pcap", flows=flows,
                                                 packets=max(flows, 24000))}
             for tname, pcap in pcaps.items():
-                mem = memory_mb_for(pcap.packets)
+                mem = harness.replay_memory_mb(pcap.packets)
                 runs = harness.alternate(built, pcap.path, args.rounds, args.seconds, args.core, tmp, mem)
                 drops = {k: v for k, v in runs["nat"].node("nat")["drops"].items() if v}
                 assert not drops, drops
@@ -131,10 +95,11 @@ def main(argv: list[str] | None = None) -> int:
                       file=sys.stderr)
             if flows >= TABLE * 9 // 10:
                 small = harness.build_all({"small": harness.write_chain(tmp, "small", nat_chain(SMALL_TABLE))})
-                mem = memory_mb_for(pcaps["udp64"].packets)
-                seconds = max(args.seconds, 2.0)
-                full = peak_rss_kib(built["nat"], pcaps["udp64"].path, seconds, args.core, mem)
-                empty = peak_rss_kib(small["small"], pcaps["udp64"].path, seconds, args.core, mem)
+                mem = harness.replay_memory_mb(pcaps["udp64"].packets)
+                full = harness.peak_rss_kib(built["nat"], pcaps["udp64"].path, pcaps["udp64"].packets,
+                                            args.core, mem)
+                empty = harness.peak_rss_kib(small["small"], pcaps["udp64"].path, pcaps["udp64"].packets,
+                                            args.core, mem)
                 memory = (full - empty) * 1024 / (min(flows, TABLE) - SMALL_TABLE)
 
     harness.print_table(

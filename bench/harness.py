@@ -11,8 +11,12 @@ noisy machine does not distort.
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import statistics
+import subprocess
 import sys
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -93,6 +97,37 @@ def run_once(built: Built, pcap: Path, seconds: float, core: int, tmp: Path,
     stats = json.loads(stats_path.read_text())
     received = sum(p["rx"] for p in stats["ports"])
     return received / stats["elapsed_s"] / 1e6, stats
+
+
+def replay_memory_mb(packets: int) -> int:
+    """EAL memory for replaying a pcap of `packets` frames: infinite_rx keeps them
+    all in mbufs (about 2.5 KiB each, in a pool rounded up to 2^n - 1), plus
+    512 MiB for everything else (an NF's tables included)."""
+    pool = 1
+    while pool < packets + 20000:  # the pool's other mbufs: rx/tx rings, caches
+        pool *= 2
+    return 512 + pool * 2600 // 2**20
+
+
+def peak_rss_kib(built: Built, pcap: Path, packets: int, core: int, memory_mb: int) -> int:
+    """The peak resident memory (KiB) of one pass over a pcap of `packets` frames,
+    run as a child of its own.
+
+    DPDK hands out never-touched memory without clearing it, so only the pages
+    an NF's tables really use count: compare two table sizes over one file."""
+    opts = runner.RunOptions(inputs={"rx": str(pcap)}, infinite=True, max_packets=packets, quiet=True,
+                             first_core=core, memory_mb=memory_mb)
+    prefix = f"chainc-bench-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    proc = subprocess.Popen(runner.command(built.binary, built.graph, opts, prefix),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    err = proc.stderr.read().decode(errors="replace")
+    proc.stderr.close()
+    for d in runner.runtime_dirs(prefix):
+        shutil.rmtree(d, ignore_errors=True)
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(f"run failed ({os.waitstatus_to_exitcode(status)}):\n{err[-2000:]}")
+    return usage.ru_maxrss
 
 
 def alternate(built: dict[str, Built], pcap: Path, rounds: int, seconds: float, core: int,
