@@ -81,7 +81,8 @@ def as_chainc(filters: list[tuple], rng: random.Random) -> str:
         parts = [f"src net {s}", f"dst net {d}"]
         for side, (lo, hi) in (("src", sp), ("dst", dp)):
             if (lo, hi) != (0, 65535):
-                parts.append(f"{l4 or ''} {side} {'port ' + str(lo) if lo == hi else f'portrange {lo}-{hi}'}".strip())
+                kind = f"port {lo}" if lo == hi else f"portrange {lo}-{hi}"
+                parts.append(f"{l4 + ' ' if l4 else ''}{side} {kind}")
         if m == 0xFF and not any("port" in p for p in parts):
             parts.append(l4 or f"proto {v}")
         action = rng.choice(["allow", "allow", "deny", "to x"])
@@ -113,7 +114,8 @@ def time_check(folder: Path, rules: str, fmt: str, rounds: int) -> tuple[float, 
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rules", type=int, default=10_000, help="generated filters")
     ap.add_argument("--rounds", type=int, default=1, help="runs per file (the best is kept)")
     ap.add_argument("--seed", type=int, default=1)

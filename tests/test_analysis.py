@@ -31,7 +31,8 @@ from analysis_space import IP_ATOMS, L2_ATOMS, make_space, matching, text, trees
 
 rules_mod = importlib.import_module("chainc.stdlib_nfs.firewall.rules")
 reference = importlib.import_module("chainc.stdlib_nfs.firewall.reference")
-CLASSBENCH = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "classbench" / "acl1_2572.rules"
+REPO = Path(__file__).resolve().parent.parent
+CLASSBENCH = REPO.parent / "shared" / "data" / "classbench" / "acl1_2572.rules"
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -67,7 +68,7 @@ def extra_frames() -> list[bytes]:
     frames = [bcast / IP(dst="224.0.0.1") / UDP(dport=5353), mcast / IPv6(dst="ff02::1") / UDP(),
               e / IP() / ICMP(type=3, code=1), e / IP() / SCTP(), e / IP(proto=2) / Raw(b"\0" * 8),
               e / IPv6(nh=60) / chain / Raw(b"\0" * 8), e / Dot1Q(vlan=20) / IP() / TCP(flags="S"),
-              Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02", type=0x88A8) / Dot1Q(vlan=5) / IP(),
+              Ether(src=e.src, dst=e.dst, type=0x88A8) / Dot1Q(vlan=5) / IP(),
               e / IPv6(nh=0) / Raw(b"\0" * 8), e / IP(proto=58) / Raw(b"\0" * 8)]
     return [bytes(f) for f in frames] + [bytes(f) + b"\0" * 80 for f in frames]
 
@@ -157,8 +158,8 @@ def test_arms_against_brute_force(arm_trees, wildcard):
 
 
 def test_arm_examples_read_as_packets():
-    exprs = [parse_match("tcp port 22"), parse_match("net 10.0.0.0/8"), parse_match("tcp dst port 22"),
-             parse_match("vlan 10 and tcp port 22 and less 57")]
+    exprs = [parse_match(e) for e in ("tcp port 22", "net 10.0.0.0/8", "tcp dst port 22",
+                                      "vlan 10 and tcp port 22 and less 57")]
     found = {w.arm: w for w in classifier.check_arms(exprs)}
     assert found[1].kind == "overlap" and found[1].goes_to == 0
     assert found[1].witness.describe() == "IPv4 TCP 10.0.0.1:22 -> 192.0.2.2:80 [S]"
@@ -256,7 +257,7 @@ def test_copies_are_reported_once_and_unneeded_rules_with_their_fallback():
                                       "deny udp\n"                 # 2: the default denies it anyway
                                       "to x icmp\n"
                                       "allow tcp dst port 22\n"    # 4: covered by 0
-                                      "deny udp port 53\n")        # 5: shadowed by 2? same action: covered
+                                      "deny udp port 53\n")        # 5: covered by 2
     report = firewall.check_rules(rules, "chainc", "deny")
     assert {w.rule: (w.kind, w.other) for w in report.warnings} == {
         1: ("covered", 0), 2: ("unneeded", None), 4: ("covered", 0), 5: ("covered", 2)}

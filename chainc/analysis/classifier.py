@@ -115,37 +115,29 @@ def report_arms(node: "NfNode", reporter: "Reporter") -> None:
     def span(i: int):
         return entries[i].value_span or entries[i].key_span
 
-    def shown(*arms: int) -> set[str]:
-        return _fields(exprs, arms)
-
     for w in check_arms(exprs):
         name = names[w.arm]
         if w.kind == "empty":
             reporter.warning(f"arm '{name}' matches no packet", span(w.arm),
                              hint="no frame satisfies its expression: some of its tests "
                                   "contradict each other")
-        elif w.kind == "shadowed":
-            takers = _names([names[i] for i in w.others])
+            continue
+        others = _names([names[i] for i in w.others])
+        plural = len(w.others) > 1
+        example = w.witness.describe(_fields(exprs, (w.arm, w.goes_to)))
+        note = Note(f"e.g. {example} matches '{name}' but goes to '{names[w.goes_to]}'",
+                    span(w.goes_to))
+        if w.kind == "shadowed":
             label = f"'{name} : *'" if exprs[w.arm] is None else f"'{name}'"
-            example = w.witness.describe(shown(w.arm, w.goes_to))
             reporter.warning(
-                f"arm {label} can never match: earlier arm{'s' if len(w.others) > 1 else ''} "
-                f"{takers} take{'' if len(w.others) > 1 else 's'} every packet it matches",
-                span(w.arm),
-                notes=(Note(f"e.g. {example} matches '{name}' but goes to "
-                            f"'{names[w.goes_to]}'", span(w.goes_to)),),
-                hint="arms are tried in order: " + (
-                    "remove it" if exprs[w.arm] is None else
-                    f"move '{name}' above {takers}, or remove it"))
+                f"arm {label} can never match: earlier arm{'s' * plural} {others} "
+                f"take{'' if plural else 's'} every packet it matches", span(w.arm), notes=(note,),
+                hint="arms are tried in order: " + ("remove it" if exprs[w.arm] is None else
+                                                    f"move '{name}' above {others}, or remove it"))
         else:
-            others = _names([names[i] for i in w.others])
-            example = w.witness.describe(shown(w.arm, w.goes_to))
             reporter.warning(
-                f"arm '{name}' overlaps earlier arm{'s' if len(w.others) > 1 else ''} {others}: "
-                f"packets that match both go to the earlier arm",
-                span(w.arm),
-                notes=(Note(f"e.g. {example} matches '{name}' but goes to "
-                            f"'{names[w.goes_to]}'", span(w.goes_to)),),
+                f"arm '{name}' overlaps earlier arm{'s' * plural} {others}: packets that match "
+                f"both go to the earlier arm", span(w.arm), notes=(note,),
                 hint=f"arms are tried in order; if such packets belong to '{name}', move it "
                      f"above {others} or exclude them there with `and not (...)`")
 

@@ -23,7 +23,7 @@ TRUE: DNF = [{}]
 
 #: A normal form larger than this is refused (TooComplex): `not` over a long `or`
 #: multiplies terms, and the analyses would rather skip an expression than stall.
-MAX_CUBES = 512
+MAX_CUBES = 256
 
 
 class TooComplex(Exception):
@@ -149,7 +149,7 @@ def _key(c: Cube) -> tuple:
 
 
 def simplify(cubes: DNF, tops: Mapping[str, int]) -> DNF:
-    """Drop full ranges, duplicates and cubes inside others; merge cubes that differ in one field."""
+    """Drop full ranges, duplicates and cubes inside others; merge cubes differing in one field."""
     if len(cubes) == 1:
         return [{k: v for k, v in cubes[0].items() if v != ((0, tops[k]),)}]
     full = {name: ((0, top),) for name, top in tops.items()}

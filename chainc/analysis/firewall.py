@@ -166,7 +166,8 @@ def _changes(ordered: Ordered, actions: Sequence[Action], fallback: Action, j: i
         for box, i in boxes:
             if i > j and actions[i] != actions[j]:
                 cell = cube_and(cube, box)
-                if cell is not None and ordered.uncovered(fam, cell, [b for b in boxes if b[1] < i]):
+                before = [b for b in boxes if b[1] < i]
+                if cell is not None and ordered.uncovered(fam, cell, before) is not None:
                     return True
     return False
 
@@ -222,7 +223,8 @@ def report_rules(node: "NfNode", text: str, rules: Sequence[Any], tests: Sequenc
         raw = text[starts[line - 1]:starts[line]]
         body = raw.split("#", 1)[0] if fmt != "classbench" else raw
         lead = len(body) - len(body.lstrip())
-        return source.span(starts[line - 1] + lead, starts[line - 1] + max(lead + 1, len(body.rstrip())))
+        start = starts[line - 1]
+        return source.span(start + lead, start + max(lead + 1, len(body.rstrip())))
 
     def does(action: Action) -> str:
         return {"allow": "allowed", "deny": "denied"}.get(action[0], f"sent to '{action[1]}'")
@@ -266,7 +268,8 @@ def report_rules(node: "NfNode", text: str, rules: Sequence[Any], tests: Sequenc
                              here, notes=(taken, named), hint="remove it")
     rest = shown[SHOWN:]
     if rest:
-        kinds = {k: sum(1 for w in rest if w.kind == k) for k in ("shadowed", "covered", "unneeded", "empty")}
+        kinds = {k: sum(1 for w in rest if w.kind == k)
+                 for k in ("shadowed", "covered", "unneeded", "empty")}
         parts = [f"{kinds['shadowed']:,} shadowed" if kinds["shadowed"] else "",
                  f"{kinds['covered'] + kinds['unneeded']:,} redundant"
                  if kinds["covered"] + kinds["unneeded"] else "",

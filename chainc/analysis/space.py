@@ -6,12 +6,12 @@ constants: an equality, a range, a prefix, a bit mask. So the frames fall
 into four *families*, and within a family every primitive is exactly a set
 of boxes over a few integer fields:
 
-| family  | frames                                        | fields |
-| ------- | --------------------------------------------- | ------ |
-| `runt`  | shorter than an Ethernet header               | `len` |
-| `other` | Ethernet, but not a valid IPv4 or IPv6 packet | `len`, MACs, VLAN, `etype` |
-| `ipv4`  | a valid IPv4 header                           | `len`, MACs, VLAN, the IP and L4 fields |
-| `ipv6`  | a valid IPv6 header                           | the same, with 128-bit addresses |
+| family  | frames                              | fields                                  |
+| ------- | ----------------------------------- | --------------------------------------- |
+| `runt`  | shorter than an Ethernet header     | `len`                                   |
+| `other` | Ethernet, not a valid IPv4 or IPv6  | `len`, MACs, VLAN, `etype`              |
+| `ipv4`  | a valid IPv4 header                 | `len`, MACs, VLAN, the IP and L4 fields |
+| `ipv6`  | a valid IPv6 header                 | the same, with 128-bit addresses        |
 
 The VLAN fields are `vlan` (1: tagged), `tpid` (the outer tag's TPID, as an
 index into VLAN_TPIDS) and `vid` (its VLAN id); the L4 fields are `l4ok`

@@ -20,6 +20,8 @@ condition on those fields (`tcp dst port 22` on IPv4 is `proto == 6 and
 l4ok == 1 and dport == 22`), so the compiled entries accept exactly the
 packets the expression accepts; `not` is exact because each field's
 condition is kept as a set of intervals, whose complement is again one.
+Those sets come from chainc.analysis, the header space that the static
+checks of rule files (docs/analysis.md) reason in.
 
 Each family has two ACL contexts, so that `l4ok` never has to be in a key
 and no key holds more than the lookups need (each key byte is one more
@@ -41,14 +43,16 @@ addresses.
 from __future__ import annotations
 
 import functools
-import ipaddress
 import itertools
 from dataclasses import dataclass, field
-from typing import Iterable, Union
+from typing import Union
 
+from chainc.analysis import cubes as boxes
+from chainc.analysis.cubes import DNF, Cube, Intervals, TooComplex, iv_and
+from chainc.analysis.firewall import rule_space
+from chainc.analysis.space import IPV4, IPV6, one
 from chainc.match.names import VLAN_TPIDS
-from chainc.match.nodes import (BOTH, DST, SRC, And, EtherProto, FieldTest, Host,
-                                IpMulticast, IpProto, MatchExpr, Net, Not, Or, Port, Proto)
+from chainc.match.nodes import And, EtherProto, MatchExpr, Not, Or, Proto
 
 from .rules import Rule, RuleError
 
@@ -94,8 +98,6 @@ CODE_BIAS = 16
 
 #: A rule that needs more ACL entries than this is refused (at its line).
 MAX_ENTRIES_PER_RULE = 4096
-#: Intermediate DNF size at which a rule is refused as too complex.
-MAX_CUBES = 256
 
 
 def field_top(name: str, family: int) -> int:
@@ -103,274 +105,20 @@ def field_top(name: str, family: int) -> int:
     return (1 << bits) - 1
 
 
-# -- interval sets -------------------------------------------------------------------
-
-Intervals = tuple[tuple[int, int], ...]  # sorted, disjoint, not adjacent; inclusive bounds
-
-
-def iv_and(a: Intervals, b: Intervals) -> Intervals:
-    out = []
-    i = j = 0
-    while i < len(a) and j < len(b):
-        lo = max(a[i][0], b[j][0])
-        hi = min(a[i][1], b[j][1])
-        if lo <= hi:
-            out.append((lo, hi))
-        if a[i][1] < b[j][1]:
-            i += 1
-        else:
-            j += 1
-    return tuple(out)
+# -- normal forms ---------------------------------------------------------------------
+#
+# The exact sets of packets come from chainc.analysis: the header space and box
+# algebra the static rule checks use (a rule tests only the key's fields there).
 
 
-def iv_or(a: Intervals, b: Intervals) -> Intervals:
-    out: list[tuple[int, int]] = []
-    for lo, hi in sorted(a + b):
-        if out and lo <= out[-1][1] + 1:
-            if hi > out[-1][1]:
-                out[-1] = (out[-1][0], hi)
-        else:
-            out.append((lo, hi))
-    return tuple(out)
-
-
-def iv_not(a: Intervals, top: int) -> Intervals:
-    out = []
-    nxt = 0
-    for lo, hi in a:
-        if lo > nxt:
-            out.append((nxt, lo - 1))
-        nxt = hi + 1
-    if nxt <= top:
-        out.append((nxt, top))
-    return tuple(out)
-
-
-def iv_values(values: Iterable[int]) -> Intervals:
-    out: list[tuple[int, int]] = []
-    for v in sorted(set(values)):
-        if out and v == out[-1][1] + 1:
-            out[-1] = (out[-1][0], v)
-        else:
-            out.append((v, v))
-    return tuple(out)
-
-
-# -- cubes and disjunctive normal forms ------------------------------------------------
-
-# A cube is a dict field -> Intervals for the constrained fields (a field that is
-# absent may take any value); a DNF is a list of cubes; [] is false, [{}] is true.
-Cube = dict
-DNF = list
-TRUE: DNF = [{}]
-
-
-class TooComplex(Exception):
-    """A rule whose normal form or ACL entries would be too large."""
-
-
-def _cube_and(a: Cube, b: Cube, family: int) -> Cube | None:
-    out = dict(a)
-    for name, s in b.items():
-        if name in out:
-            s = iv_and(out[name], s)
-            if not s:
-                return None
-        out[name] = s
-    return out
-
-
-def _subset(a: Cube, b: Cube, family: int) -> bool:
-    """Every packet in cube a is in cube b."""
-    for name, s in b.items():
-        mine = a.get(name)
-        if mine is None:
-            return False  # a leaves the field free, b constrains it (b's set is never full)
-        if iv_and(mine, s) != mine:
-            return False
-    return True
-
-
-def _key(c: Cube) -> tuple:
-    return tuple(sorted(c.items()))
+@functools.lru_cache(maxsize=None)
+def _tops(family: int) -> dict[str, int]:
+    return {name: field_top(name, family) for name in FIELDS}
 
 
 def simplify(cubes: DNF, family: int) -> DNF:
-    """Drop duplicates and cubes inside others; merge cubes that differ in one field."""
-    changed = True
-    cur = list({_key(c): c for c in cubes}.values())
-    while changed:
-        changed = False
-        if any(not c for c in cur):
-            return [{}]
-        # Merge cubes equal everywhere but in one field.
-        for name in FIELDS:
-            groups: dict[tuple, Cube] = {}
-            for c in cur:
-                if name not in c:
-                    groups.setdefault(("free", _key(c)), c)
-                    continue
-                rest = tuple(sorted((k, v) for k, v in c.items() if k != name))
-                g = groups.get(rest)
-                if g is None:
-                    groups[rest] = c
-                else:
-                    merged = iv_or(g[name], c[name])
-                    new = {k: v for k, v in c.items() if k != name}
-                    if merged != ((0, field_top(name, family)),):
-                        new[name] = merged
-                    groups[rest] = new
-                    changed = True
-            cur = list(groups.values())
-        # Subsumption, smallest cubes checked against the others.
-        # A cube can only lie inside one that constrains no more fields than it does.
-        cur.sort(key=len)
-        kept: list[Cube] = []
-        for i, c in enumerate(cur):
-            if any(_subset(c, o, family) for o in kept) or \
-                    any(_subset(c, o, family) for o in cur[i + 1:] if len(o) == len(c)):
-                changed = True
-                continue
-            kept.append(c)
-        cur = kept
-        if len(cur) > MAX_CUBES:
-            raise TooComplex(f"its normal form has more than {MAX_CUBES} terms")
-    return cur
+    return boxes.simplify(cubes, _tops(family))
 
-
-def dnf_and(a: DNF, b: DNF, family: int) -> DNF:
-    if len(a) * len(b) > MAX_CUBES * 16:
-        raise TooComplex(f"its normal form has more than {MAX_CUBES} terms")
-    out = []
-    for x in a:
-        for y in b:
-            c = _cube_and(x, y, family)
-            if c is not None:
-                out.append(c)
-    return simplify(out, family)
-
-
-def dnf_or(a: DNF, b: DNF, family: int) -> DNF:
-    return simplify(a + b, family)
-
-
-def dnf_not(a: DNF, family: int) -> DNF:
-    out = TRUE
-    for c in a:
-        comp = [{name: iv_not(s, field_top(name, family))} for name, s in c.items()]
-        out = dnf_and(out, comp, family)
-        if not out:
-            break
-    return out
-
-
-# -- primitives -----------------------------------------------------------------------
-
-
-def _cube(**fields: Intervals) -> DNF:
-    return [dict(fields)]
-
-
-def _one(v: int) -> Intervals:
-    return ((v, v),)
-
-
-_L4 = _one(1)
-_PROTO_NUMBERS = {"tcp": (None, 6), "udp": (None, 17), "sctp": (None, 132),
-                  "icmp": (4, 1), "igmp": (4, 2), "icmp6": (6, 58)}
-
-
-def _addr(direction: str, interval: Intervals) -> DNF:
-    if direction == SRC:
-        return _cube(src=interval)
-    if direction == DST:
-        return _cube(dst=interval)
-    if direction == BOTH:
-        return _cube(src=interval, dst=interval)
-    return [{"src": interval}, {"dst": interval}]
-
-
-def _network(net: ipaddress.IPv4Network | ipaddress.IPv6Network) -> Intervals:
-    return ((int(net.network_address), int(net.broadcast_address)),)
-
-
-def to_dnf(e: MatchExpr, family: int) -> DNF:
-    """The packets of one IP family (4 or 6) that `e` accepts, as a DNF over the key."""
-    if isinstance(e, And):
-        out = TRUE
-        for item in e.items:
-            out = dnf_and(out, to_dnf(item, family), family)
-            if not out:
-                break
-        return out
-    if isinstance(e, Or):
-        out: DNF = []
-        for item in e.items:
-            out = dnf_or(out, to_dnf(item, family), family)
-            if out == TRUE:
-                break
-        return out
-    if isinstance(e, Not):
-        return dnf_not(to_dnf(e.item, family), family)
-    if isinstance(e, Proto):
-        if e.name in ("ip", "ip6"):
-            return TRUE if (e.name == "ip") == (family == 4) else []
-        if e.name in ("arp", "rarp"):
-            return []
-        fam, number = _PROTO_NUMBERS[e.name]
-        return _cube(proto=_one(number)) if fam in (None, family) else []
-    if isinstance(e, EtherProto):
-        if e.value in VLAN_TPIDS:
-            raise ValueError("VLAN tests are not supported by the Firewall")
-        return TRUE if e.value == (0x0800 if family == 4 else 0x86DD) else []
-    if isinstance(e, IpProto):
-        return _cube(proto=_one(e.value)) if e.family in (None, family) else []
-    if isinstance(e, Host):
-        if e.addr.version != family:
-            return []
-        return _addr(e.direction, _one(int(e.addr)))
-    if isinstance(e, Net):
-        if e.network.version != family:
-            return []
-        return _addr(e.direction, _network(e.network))
-    if isinstance(e, IpMulticast):
-        if e.family != family:
-            return []
-        net = ipaddress.ip_network("224.0.0.0/4" if family == 4 else "ff00::/8")
-        return _cube(dst=_network(net))
-    if isinstance(e, Port):
-        protos = iv_values({"tcp": (6,), "udp": (17,), None: (6, 17)}[e.l4])
-        ports = ((e.lo, e.hi),)
-        base = {"l4ok": _L4, "proto": protos}
-        if e.direction == SRC:
-            return [dict(base, sport=ports)]
-        if e.direction == DST:
-            return [dict(base, dport=ports)]
-        if e.direction == BOTH:
-            return [dict(base, sport=ports, dport=ports)]
-        return simplify([dict(base, sport=ports), dict(base, dport=ports)], family)
-    if isinstance(e, FieldTest):
-        fam, number, name = {
-            "tcpflags": (None, 6, "tcpflags"), "icmptype": (4, 1, "icmptype"),
-            "icmpcode": (4, 1, "icmpcode"), "icmp6type": (6, 58, "icmptype"),
-            "icmp6code": (6, 58, "icmpcode"),
-        }[e.field]
-        if fam not in (None, family):
-            return []
-        mask = 0xFF if e.mask is None else e.mask
-        test = _RELOPS[e.op]
-        values = iv_values(x for x in range(256) if test(x & mask, e.value))
-        if not values:
-            return []
-        c = {"l4ok": _L4, "proto": _one(number)}
-        if values != ((0, 255),):
-            c[name] = values
-        return [c]
-    raise ValueError(f"{type(e).__name__} is not supported by the Firewall")
-
-
-_RELOPS = {"==": int.__eq__, "!=": int.__ne__, "<": int.__lt__, "<=": int.__le__,
-           ">": int.__gt__, ">=": int.__ge__}
 
 
 # -- non-IP packets -------------------------------------------------------------------
@@ -508,13 +256,13 @@ def context_cube(c: Cube, l4: bool) -> Cube | None:
     them is true or false for every such packet, so it is decided here.
     """
     s = c.get("l4ok")
-    if s is not None and not iv_and(s, _one(1 if l4 else 0)):
+    if s is not None and not iv_and(s, one(1 if l4 else 0)):
         return None
     out = {k: v for k, v in c.items() if k != "l4ok"}
     if not l4:
         for name in L4_FIELDS:
             if name in out:
-                if not iv_and(out.pop(name), _one(0)):
+                if not iv_and(out.pop(name), one(0)):
                     return None
     return out
 
@@ -553,36 +301,10 @@ def action_code(rule: Rule | None, outputs: tuple[str, ...], default: str, denie
     return outputs.index(rule.port)
 
 
-def classbench_cube(rule: Rule) -> tuple[int, Cube]:
-    """A ClassBench filter as (family, cube)."""
-    family = rule.src.version
-    c: Cube = {}
-    for name, net in (("src", rule.src), ("dst", rule.dst)):
-        if net.prefixlen:
-            c[name] = _network(net)
-    pv, pm = rule.proto
-    if pm:
-        c["proto"] = iv_values(x for x in range(256) if x & pm == pv & pm)
-    if rule.sport != (0, 65535) or rule.dport != (0, 65535):
-        # Ports exist only in TCP and UDP headers that were read.
-        c["l4ok"] = _L4
-        c["proto"] = iv_and(c.get("proto", ((0, 255),)), iv_values((6, 17)))
-        if not c["proto"]:
-            return family, None
-        if rule.sport != (0, 65535):
-            c["sport"] = (rule.sport,)
-        if rule.dport != (0, 65535):
-            c["dport"] = (rule.dport,)
-    return family, c
-
-
 def rule_dnfs(rule: Rule, fmt: str) -> dict[int, DNF]:
-    if fmt == "classbench":
-        family, c = classbench_cube(rule)
-        return {family: [] if c is None else [c], 10 - family: []}
-    if rule.match is None:
-        return {4: TRUE, 6: TRUE}
-    return {family: to_dnf(rule.match, family) for family in (4, 6)}
+    """The packets of each IP family (4, 6) a rule matches, as a DNF over the key's fields."""
+    space = rule_space(rule, fmt)
+    return {4: space[IPV4], 6: space[IPV6]}
 
 
 def compile_rules(rules: list[Rule], fmt: str, outputs: tuple[str, ...], default: str = "deny",
