@@ -76,6 +76,20 @@ def dpdk_flags() -> tuple[list[str], list[str]]:
     return cflags, libs
 
 
+def nf_packages(graph: ChainGraph) -> list[str]:
+    """The pkg-config packages the chain's NF bodies link (NativeBody.pkg_config), sorted."""
+    return sorted({p for n in graph.nodes() if n.spec is not None and n.spec.native is not None
+                   for p in n.spec.native.pkg_config})
+
+
+def _pkg_config(package: str, what: str) -> list[str]:
+    try:
+        return _run(["pkg-config", what, package], "pkg-config").split()
+    except BuildError:
+        raise BuildError(f"the C library '{package}' that an NF of this chain needs is not "
+                         f"installed (pkg-config {package} failed)") from None
+
+
 def python_embed_flags() -> tuple[list[str], list[str]]:
     include = sysconfig.get_paths()["include"]
     libdir = sysconfig.get_config_var("LIBDIR") or ""
@@ -131,6 +145,9 @@ def build(graph: ChainGraph, output: Path | None = None, cache_dir: Path | None 
         extra_cflags = (*extra_cflags, *sanitizer.CFLAGS)
         extra_ldflags = (*extra_ldflags, *sanitizer.LDFLAGS)
     d_cflags, d_libs = dpdk_flags()
+    for package in nf_packages(graph):
+        d_cflags += _pkg_config(package, "--cflags")
+        d_libs += _pkg_config(package, "--libs")
     p_cflags, p_libs = python_embed_flags()
     cflags = ["-O3", "-g", "-Wno-unused-function", "-Wno-unused-variable", "-fno-strict-aliasing",
               *d_cflags, *p_cflags, "-I.", *extra_cflags]
