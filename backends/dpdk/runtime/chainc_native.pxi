@@ -20,13 +20,16 @@ cdef list _keep_alive = []
 
 def eal_init(list args):
     cdef int argc = len(args)
+    cdef int rc
     cdef char** argv = <char**>malloc(sizeof(char*) * (argc + 1))
     encoded = [a.encode() for a in args]
     _keep_alive.append(encoded)  # EAL may keep pointers into argv
     for i, b in enumerate(encoded):
         argv[i] = b
     argv[argc] = NULL
-    if rte_eal_init(argc, argv) < 0:
+    rc = rte_eal_init(argc, argv)
+    free(argv)  # the EAL copies what it keeps of the array (the strings stay alive above)
+    if rc < 0:
         raise _dpdk_error("DPDK EAL initialisation failed")
 
 
