@@ -1,7 +1,7 @@
 # Sampler native body: every packet goes on; a sampled one is also copied to `sample`.
 
 from libc.stdint cimport uint32_t, uint64_t
-from dpdk cimport rte_mbuf, rte_pktmbuf_copy, chainc_emit
+from dpdk cimport rte_mbuf, chainc_copy_frame, chainc_emit
 from meta cimport pkt_meta
 
 cdef enum:
@@ -45,7 +45,7 @@ cdef inline int sampler_process(sampler_state* st, rte_mbuf* m, pkt_meta* meta, 
     elif (sampler_splitmix64(&st.rng) >> 11) >= threshold53:  # 53 random bits < p * 2^53
         return SAMPLER_OUT
     st.sampled += 1
-    twin = rte_pktmbuf_copy(m, m.pool, 0, snaplen)
+    twin = chainc_copy_frame(m, snaplen)
     if twin == NULL:
         st.copy_failed += 1
     else:

@@ -54,6 +54,23 @@ static inline void chainc_guard_frame(struct rte_mbuf *m) { (void)m; }
 static inline void chainc_release_frames(struct rte_mbuf **pkts, uint16_t n) { (void)pkts; (void)n; }
 #endif
 
+/* A deep copy of a frame's first `len` bytes (UINT32_MAX: all of them), from
+ * its own pool, for NFs that emit one (Tee, Sampler); NULL when the pool is
+ * empty. rte_pktmbuf_copy refuses an empty frame (offset 0 is not inside it),
+ * so its copy is a fresh empty mbuf with the same header fields. */
+static inline struct rte_mbuf *chainc_copy_frame(struct rte_mbuf *m, uint32_t len)
+{
+    struct rte_mbuf *c;
+    if (m->pkt_len != 0)
+        return rte_pktmbuf_copy(m, m->pool, 0, len);
+    c = rte_pktmbuf_alloc(m->pool);
+    if (c != NULL) {
+        __rte_pktmbuf_copy_hdr(c, m);
+        c->ol_flags = m->ol_flags & ~(RTE_MBUF_F_INDIRECT | RTE_MBUF_F_EXTERNAL);
+    }
+    return c;
+}
+
 /* Flags shared between the control thread and the workers. */
 static inline int chainc_load_flag(const volatile int *flag)
 {

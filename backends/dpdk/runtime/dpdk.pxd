@@ -174,6 +174,7 @@ cdef extern from "chainc_rt.h" nogil:
     # Sanitized builds only (no-ops otherwise): see chainc_rt.h.
     void chainc_guard_frame(rte_mbuf* m)
     void chainc_release_frames(rte_mbuf** pkts, uint16_t n)
+    rte_mbuf* chainc_copy_frame(rte_mbuf* m, uint32_t length)
     int chainc_load_flag(const int* flag)
     void chainc_store_flag(int* flag, int value)
     uint64_t chainc_load_u64(const uint64_t* p)
