@@ -25,7 +25,7 @@ def ids(tmp_path, rules: str, **params):
 
 
 def seg(data: bytes, seq: int, flags: str = "PA", src=CLIENT, dst=SERVER, sport=40000, dport=80, ts=0):
-    f = Ether() / IP(src=src, dst=dst) / TCP(sport=sport, dport=dport, seq=seq, flags=flags) / data
+    f = Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02") / IP(src=src, dst=dst) / TCP(sport=sport, dport=dport, seq=seq, flags=flags) / data
     p = packet(f)
     p.ts_ns = ts
     return p
@@ -174,8 +174,8 @@ def test_header_only_rules_fire_on_every_matching_packet_and_udp_is_per_packet(t
              'alert udp any any <> any 53 (msg:"x"; pcre:"/ab+c/i"; sid:2;)\n')
     nf = ids(tmp_path, rules)
     for payload in (b"xxABBBC", b"ab", b"c"):  # no stream: "ab" + "c" is not a match
-        nf.process(packet(Ether() / IP(src=CLIENT, dst=SERVER) / UDP(sport=5000, dport=53) / payload), 0)
-    reply = Ether() / IPv6(src="2001:db8::53", dst="2001:db8::7") / UDP(sport=53, dport=5000) / b"abc"
+        nf.process(packet(Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02") / IP(src=CLIENT, dst=SERVER) / UDP(sport=5000, dport=53) / payload), 0)
+    reply = Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02") / IPv6(src="2001:db8::53", dst="2001:db8::7") / UDP(sport=53, dport=5000) / b"abc"
     nf.process(packet(reply), 0)
     nf.finish()
     assert [a["sid"] for a in alerts(tmp_path)] == [1, 2, 1, 1, 2]
@@ -195,6 +195,6 @@ def test_connections_expire_and_the_least_recently_used_is_evicted(tmp_path):
 
 def test_packets_without_an_l4_header_are_not_inspected(tmp_path):
     nf = ids(tmp_path, WEB)
-    frag = Ether() / IP(src=CLIENT, dst=SERVER, frag=10, proto=6) / b"/etc/passwd"
+    frag = Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02") / IP(src=CLIENT, dst=SERVER, frag=10, proto=6) / b"/etc/passwd"
     assert nf.process(packet(frag), 0) == 0
     assert nf.counters["uninspected"] == 1

@@ -43,7 +43,7 @@ def lb(**params):
 def frame(src="192.0.2.7", dst=VIP, sport=40000, dport=80, proto="tcp", payload=b"hello"):
     l4 = {"tcp": TCP(sport=sport, dport=dport, flags="PA"), "udp": UDP(sport=sport, dport=dport),
           "icmp": ICMP()}[proto]
-    return Ether() / IP(src=src, dst=dst) / l4 / payload
+    return Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02") / IP(src=src, dst=dst) / l4 / payload
 
 
 def at(frame_, ns):
@@ -133,7 +133,7 @@ def test_replies_get_the_vip_back_and_other_traffic_passes_untouched():
     other = frame(src="192.0.2.7", dst="10.9.9.9")
     p = packet(other)
     assert nf.process(p, 0) == 0 and bytes(p.data) == bytes(other)
-    v6 = Ether() / IPv6(src="2001:db8::1", dst="2001:db8::2") / TCP()
+    v6 = Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02") / IPv6(src="2001:db8::1", dst="2001:db8::2") / TCP()
     p = packet(v6)
     assert nf.process(p, 0) == 0 and bytes(p.data) == bytes(v6)
     assert nf.counters["replies"] == 1 and nf.counters["balanced"] == 0
@@ -169,7 +169,7 @@ def test_ipv6_vip_and_icmpv6_checksum():
     backs = ["2001:db8:1::1", "2001:db8:1::2"]
     nf = reference(make_node("LoadBalancer", {"vip": ipaddress.ip_address(vip), "backends": addrs(backs),
                                               "table_size": SIZE}))
-    f = Ether() / IPv6(src="2001:db8:9::7", dst=vip) / ICMPv6EchoRequest(id=5)
+    f = Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02") / IPv6(src="2001:db8:9::7", dst=vip) / ICMPv6EchoRequest(id=5)
     p = packet(f)
     nf.process(p, 0)
     out = Ether(bytes(p.data))

@@ -270,8 +270,8 @@ cdef inline void ids_fire(ids_state* st, uint32_t r) noexcept nogil:
         st.alerts_lost += 1
 
 
-cdef int ids_on_match(unsigned int id, unsigned long long start, unsigned long long end,
-                      unsigned int flags, void* ctx) noexcept nogil:
+cdef inline int ids_on_match(unsigned int id, unsigned long long start, unsigned long long end,
+                             unsigned int flags, void* ctx) noexcept nogil:
     """Hyperscan's callback: pattern `id` occurred (once per stream or packet)."""
     cdef ids_state* st = <ids_state*>ctx
     cdef uint32_t r = st.pattern_rule[id]
@@ -728,6 +728,7 @@ cdef inline int ids_setup(ids_state* st, const uint64_t* rules, uint32_t n_rules
     hp.name = name
     hp.entries = capacity
     hp.key_len = sizeof(ids_key)
+    hp.hash_func = <void*>ids_hash_crc  # the signatures the packet path passes
     hp.socket_id = -1
     hp.extra_flag = IDS_HASH_EXT_TABLE  # exactly `capacity` connections fit, whatever their hashes
     st.hash = ids_hash_create(&hp)

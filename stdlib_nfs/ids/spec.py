@@ -238,7 +238,7 @@ SPEC = NfSpec(
         "wan -> ids -> lan"
     ),
     validate=validate,
-    native=None and NativeBody(
+    native=NativeBody(
         process="ids_process",
         state="ids_state",
         init="{sym}_init",

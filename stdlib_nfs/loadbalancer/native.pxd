@@ -158,6 +158,17 @@ cdef inline uint64_t loadbalancer_flow_hash(const loadbalancer_key* k) noexcept 
                                ^ ((<uint64_t>k.proto << 32) | (<uint64_t>k.sport << 16) | k.dport))
 
 
+cdef inline uint32_t loadbalancer_sig(uint64_t h) noexcept nogil:
+    return <uint32_t>(h ^ (h >> 32))
+
+
+cdef inline uint32_t loadbalancer_key_hash(const void* key, uint32_t key_len, uint32_t init_val) noexcept nogil:
+    # The table's own hash function is the flow hash, so the signatures the packet
+    # path passes (computed once per packet) are what rte_hash would compute itself,
+    # as rte_hash_get_key_with_position's check requires.
+    return loadbalancer_sig(loadbalancer_flow_hash(<const loadbalancer_key*>key))
+
+
 # -- start-up -----------------------------------------------------------------
 
 cdef inline int loadbalancer_fill(loadbalancer_state* st, const uint8_t* up, uint32_t size,
@@ -230,6 +241,7 @@ cdef inline int loadbalancer_setup(loadbalancer_state* st, const uint8_t* addrs,
     p.name = name
     p.entries = capacity
     p.key_len = sizeof(loadbalancer_key)
+    p.hash_func = <void*>loadbalancer_key_hash
     p.socket_id = -1  # SOCKET_ID_ANY
     # The extendable table holds `entries` keys whatever their hashes: a full
     # table is one with `flows` entries, as documented, never a bucket overflow.
@@ -433,7 +445,7 @@ cdef inline int loadbalancer_process(loadbalancer_state* st, rte_mbuf* m, pkt_me
         key.sport = meta.sport
         key.dport = meta.dport
     h = loadbalancer_flow_hash(&key)
-    pos = loadbalancer_hash_lookup(st.hash, &key, <uint32_t>(h ^ (h >> 32)))
+    pos = loadbalancer_hash_lookup(st.hash, &key, loadbalancer_sig(h))
     if pos >= 0 and loadbalancer_is_expired(st, <uint32_t>pos, now):
         st.expired += 1  # idle too long: the flow starts afresh in the same slot
         st.new_flows += 1
@@ -446,7 +458,7 @@ cdef inline int loadbalancer_process(loadbalancer_state* st, rte_mbuf* m, pkt_me
     else:
         st.new_flows += 1
         b = st.table[h % size]
-        pos = loadbalancer_insert(st, &key, <uint32_t>(h ^ (h >> 32)), now)
+        pos = loadbalancer_insert(st, &key, loadbalancer_sig(h), now)
         if pos >= 0:
             st.flows[pos].backend = <uint16_t>b
     if pos >= 0:
@@ -518,7 +530,7 @@ cdef inline int loadbalancer_load(loadbalancer_state* st, const char* path, int 
         key.sport = <uint16_t>sport
         key.dport = <uint16_t>dport
         h = loadbalancer_flow_hash(&key)
-        sig = <uint32_t>(h ^ (h >> 32))
+        sig = loadbalancer_sig(h)
         pos = loadbalancer_hash_lookup(st.hash, &key, sig)
         if pos >= 0:  # a repeated flow: the later line wins
             loadbalancer_unlink(st, <uint32_t>pos)

@@ -206,7 +206,7 @@ SPEC = NfSpec(
         "wan -> lb -> lan"
     ),
     validate=validate,
-    native=None and NativeBody(
+    native=NativeBody(
         process="{sym}_process",
         state="loadbalancer_state",
         init="{sym}_init",
