@@ -10,7 +10,7 @@ from chainc.nfs.reference import ReferenceNf
 from chainc.packet import (META_CT_ESTABLISHED, META_CT_EV_END, META_CT_EV_ESTABLISHED,
                            META_CT_EV_RETRANS, META_CT_EV_START, META_CT_EV_STATE, META_CT_INVALID,
                            META_CT_NEW, META_CT_RELATED, META_FRAG, META_IPV6_EXT_LIMIT,
-                           META_L3_IPV4, META_L3_IPV6, META_L4_BAD, META_L4_OK, META_SPLIT, Meta,
+                           META_L3_IPV4, META_L3_IPV6, META_L4_BAD, META_SPLIT, Meta,
                            Packet, TCP_STATES)
 
 from .spec import TIMEOUT_PARAMS

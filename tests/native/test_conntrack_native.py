@@ -5,6 +5,7 @@ table small enough to fill and expire, and malformed frames."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -82,29 +83,23 @@ def runs(tmp_path_factory, build_cache):
     for port, frames in inputs.items():
         write_pcap(str(where / f"{port}.pcap"), [PcapPacket(ts, f) for ts, f in frames])
     result = dpdk_build.build(graph, cache_dir=build_cache)
-    binary = result.binary
     opts = runner.RunOptions(stats_json=str(where / "stats.json"), quiet=True)
-    proc = runner.run(binary, graph, opts, capture=True, timeout=180)
+    proc = runner.run(result.binary, graph, opts, capture=True, timeout=180)
     assert proc.returncode == 0, proc.stderr
-    import json
-    stats = json.loads((where / "stats.json").read_text())
-    sim = simulate(graph, inputs, Registry.load([str(PROBE)]))
-    return where, stats, sim, inputs, result
+    return dict(where=where, stats=json.loads((where / "stats.json").read_text()), inputs=inputs,
+                sim=simulate(graph, inputs, Registry.load([str(PROBE)])), c_source=result.c_source)
 
 
 def test_packet_path_calls_no_python_api(runs):
-    from .test_generated_code import PLAIN_C_HELPERS, PY_API, _function_bodies, _reachable
+    from .packet_path import packet_path
 
-    bodies = _function_bodies(runs[4].c_source.read_text())
-    root = next(name for name in bodies if name.endswith("_stage_entry"))
-    reachable = _reachable(bodies, root)
+    reachable, offenders = packet_path(runs["c_source"])
     assert any("conntrack_tcp" in f for f in reachable) and any("conntrack_related" in f for f in reachable)
-    offenders = {f: sorted(set(PY_API.findall(bodies[f])) - PLAIN_C_HELPERS) for f in reachable}
-    assert not {f: c for f, c in offenders.items() if c}
+    assert not offenders
 
 
 def test_native_equals_sim_packet_by_packet(runs):
-    where, stats, sim = runs[:3]
+    where, stats, sim = runs["where"], runs["stats"], runs["sim"]
     for port in PORTS:
         got = read_frames(where / f"{port}.pcap")
         assert got == sim.outputs[port], f"port {port} differs"
@@ -119,7 +114,7 @@ def test_native_equals_sim_packet_by_packet(runs):
 def test_every_verdict_and_event_occurs(runs):
     """The traffic exercises what the comparison above is worth: every output, every
     event, RELATED, a full table, expiry."""
-    where, stats, sim, inputs = runs[:4]
+    stats, sim, inputs = runs["stats"], runs["sim"], runs["inputs"]
     stamps = [f[:12] for port in PORTS for f in sim.outputs[port] if len(f) >= 12]
     states = {s[0] for s in stamps}
     events = 0

@@ -113,8 +113,22 @@ def setup_port(int idx, str dev_name, str name, bint rx, bint tx, bint rx_stamps
     rx_expected[idx] = expected
 
 
-def init_nfs():
+_chain_dir = "."
+
+
+def init_nfs(str chain_dir):
+    """Run the NFs' start-up; `chain_dir` (the .chain file's directory) anchors the
+    relative paths of files they open at run time."""
+    global _chain_dir
+    _chain_dir = chain_dir
     _init_nfs()
+
+
+def chain_path(str relative):
+    """A file an NF names relative to its .chain file (an export, an alert log), as
+    this run finds it."""
+    import os
+    return os.path.normpath(os.path.join(_chain_dir, relative))
 
 
 def finish_nfs():

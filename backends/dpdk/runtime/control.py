@@ -286,7 +286,7 @@ def run_binary(argv, native):
             native.setup_port(k, plan.device, p["name"], p["rx"], p["tx"], packet_time,
                               plan.expected if p["rx"] else 0, RX_DESC, TX_DESC)
             started.append(k)
-        native.init_nfs()
+        native.init_nfs(opts.chain_dir)
         tsc_overhead = native.measure_tsc_overhead()
         native.set_max_packets(opts.max_packets)
         if len(lcores) > n_stages:
