@@ -116,6 +116,7 @@ Examples:
   chainc doc Classifier                   one NF's parameters, ports and example
   chainc viz examples/edge.chain -o e.svg draw it (.svg .png .pdf .dot .html)
   chainc show --plan examples/edge.chain  the chain as text, NFs grouped by core
+  chainc plan examples/edge.chain         stages, cores, rings, RSS, predicted Mpps, and why
   chainc top stats.json                   live per-NF rates of a running binary
 
 Exit status: 0 ok, 1 errors in the input, 2 bad command line, 3 a bug in chainc.
@@ -296,11 +297,12 @@ def doc(ctx: click.Context, name: str, nf_path: tuple[str, ...]) -> None:
 # ---------------------------------------------------------------- commands defined elsewhere
 
 def _add_native_commands() -> None:
-    """build, run and sim live in chainc.cli_native, verify in chainc.cli_verify (both
-    import this module)."""
-    from chainc import cli_native, cli_verify
+    """build, run and sim live in chainc.cli_native, verify in chainc.cli_verify, plan
+    and profile in chainc.cli_plan (they import this module)."""
+    from chainc import cli_native, cli_plan, cli_verify
 
-    for command in (cli_native.build, cli_native.run, cli_native.sim, cli_verify.verify):
+    for command in (cli_native.build, cli_native.run, cli_native.sim, cli_verify.verify,
+                    cli_plan.plan, cli_plan.profile):
         main.add_command(command)
 
 

@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from chainc.cli import EXIT_ERROR, load_registry, nf_path_option, print_diagnostics
+from chainc.cli_plan import make_plan, plan_options
 from chainc.diagnostics import CompileError, Diagnostic, Severity
 
 
@@ -47,24 +48,13 @@ def _pairs(ctx: click.Context, values: tuple[str, ...], option: str) -> dict[str
     return out
 
 
-def _placement_error(exc: Exception) -> CompileError:
-    hinted = getattr(exc, "hinted", [])
-    span = None
-    if hinted:
-        node = hinted[0]
-        span = node.hint_spans.get("core") or node.span
-    return CompileError([Diagnostic(Severity.ERROR, str(exc), span)])
-
-
-def _build(graph: Any, output: Path | None, emit: tuple[str, ...] = (), sanitize: bool = False) -> Any:
+def _build(graph: Any, output: Path | None, emit: tuple[str, ...] = (), sanitize: bool = False,
+           plan: Any = None) -> Any:
     from chainc.backends.dpdk import build as dpdk_build
     from chainc.backends.dpdk.codegen import CodegenError
-    from chainc.backends.dpdk.model import PlacementError
 
     try:
-        result = dpdk_build.build(graph, output=output, sanitize=sanitize)
-    except PlacementError as exc:
-        raise _placement_error(exc) from None
+        result = dpdk_build.build(graph, output=output, sanitize=sanitize, plan=plan)
     except CodegenError as exc:
         raise CompileError([Diagnostic(Severity.ERROR, str(exc), exc.span)]) from None
     if output is not None:
@@ -79,9 +69,11 @@ def _build(graph: Any, output: Path | None, emit: tuple[str, ...] = (), sanitize
 Examples:
   chainc build examples/edge.chain -o edge
   chainc build edge.chain -o edge --emit pyx --emit c   also write edge.pyx, edge.c
+  chainc build edge.chain -o edge --cores 0-3            a plan for four cores
   ./edge -l 0-1 -- --port wan=0000:01:00.0 --port lan=net_pcap0,tx_pcap=out.pcap
 """)
 @nf_path_option
+@plan_options
 @click.option("-o", "--output", type=click.Path(dir_okay=False), metavar="BIN",
               help="Where to write the binary (default: the chain's name, here).")
 @click.option("--emit", type=click.Choice(["pyx", "c"]), multiple=True,
@@ -90,27 +82,30 @@ Examples:
 @click.argument("file")
 @click.pass_context
 def build(ctx: click.Context, file: str, output: str | None, emit: tuple[str, ...],
-          sanitize: bool, nf_path: tuple[str, ...]) -> None:
+          sanitize: bool, cores: tuple[int, ...] | None, profile_path: str | None,
+          disabled: frozenset[str], nf_path: tuple[str, ...]) -> None:
     """Compile a chain into a native DPDK binary.
 
-    The binary takes DPDK EAL options, then `--` and its own options
-    (`--port NAME=DEVICE`, `--duration`, `--max-packets`, `--stats-interval`,
-    `--stats-json`); run it with `--help` after `--` to see them. Builds are
-    cached by content: an unchanged chain builds in milliseconds.
+    The optimiser plans it for the cores given (`chainc plan` shows the plan
+    and why). The binary takes DPDK EAL options, then `--` and its own
+    options (`--port NAME=DEVICE`, `--duration`, `--max-packets`,
+    `--stats-interval`, `--stats-json`); run it with `--help` after `--` to
+    see them. Builds are cached by content: an unchanged chain builds in
+    milliseconds.
     """
     from chainc.backends.dpdk.build import BuildError
-    from chainc.backends.dpdk.model import build_model
 
     graph, _ = _load(ctx, file, nf_path)
+    chosen = make_plan(graph, cores, profile_path, disabled)
     target = Path(output or graph.name)
     try:
-        result = _build(graph, target, emit, sanitize)
+        result = _build(graph, target, emit, sanitize, chosen)
     except BuildError as exc:
         _fail(ctx, str(exc))
-    stages = build_model(graph).stages
     how = "from cache" if result.cached else "compiled"
-    click.echo(f"{target}: {len(graph.nodes())} nodes in {len(stages)} stage(s), "
-               f"needs {len(stages)} lcore(s) ({how})")
+    replicas = sum(st.replicas for st in chosen.stages)
+    click.echo(f"{target}: {len(chosen.graph.nodes())} nodes in {len(chosen.stages)} stage(s) "
+               f"({replicas} worker(s)), needs {chosen.n_cores} lcore(s) ({how})")
 
 
 @click.command(epilog="""\b
@@ -118,8 +113,10 @@ Examples:
   chainc run examples/quickstart.chain
   chainc run edge.chain --in wan=traffic.pcap --out lan=/tmp/lan.pcap
   chainc run edge.chain --repeat --duration 10 --stats-interval 1
+  chainc run edge.chain --cores 0                        on one core
 """)
 @nf_path_option
+@plan_options
 @click.option("--in", "inputs", multiple=True, metavar="PORT=FILE",
               help="Receive PORT's packets from a pcap file (repeatable).")
 @click.option("--out", "outputs", multiple=True, metavar="PORT=FILE",
@@ -134,8 +131,8 @@ Examples:
               help="Print the statistics table every SECONDS.")
 @click.option("--stats-json", type=click.Path(dir_okay=False), metavar="FILE",
               help="Write the statistics as JSON.")
-@click.option("--first-core", type=click.IntRange(min=0), default=0, metavar="N",
-              help="Run the stages on cores N, N+1, ...")
+@click.option("--first-core", type=click.IntRange(min=0), default=None, metavar="N",
+              help="Run on CPUs N, N+1, ... instead of the CPUs of --cores.")
 @click.option("--eal", metavar="ARGS", default="",
               help="Extra DPDK EAL arguments, space-separated (e.g. '--log-level=info').")
 @click.option("--clock", type=click.Choice(["auto", "packet", "tsc"]), default="auto",
@@ -146,26 +143,30 @@ Examples:
 @click.pass_context
 def run(ctx: click.Context, file: str, inputs: tuple[str, ...], outputs: tuple[str, ...],
         duration: float, max_packets: int, repeat: bool, stats_interval: float,
-        stats_json: str | None, first_core: int, eal: str, clock: str, sanitize: bool,
+        stats_json: str | None, first_core: int | None, eal: str, clock: str, sanitize: bool,
+        cores: tuple[int, ...] | None, profile_path: str | None, disabled: frozenset[str],
         nf_path: tuple[str, ...]) -> None:
     """Build a chain (cached) and run it natively over pcap files.
 
     No NIC and no hugepages are needed: every port is bound to a DPDK
     net_pcap device reading the --in file (or the .chain file's default) and
-    writing the --out file (or the default). Prints per-NF statistics.
-    Ctrl-C stops it cleanly.
+    writing the --out file (or the default). A stage the plan replicates
+    reads its input split by flow over one file per replica, as a NIC's RSS
+    would spread it. Prints per-NF statistics. Ctrl-C stops it cleanly.
     """
     from chainc.backends.dpdk import runner
     from chainc.backends.dpdk.build import BuildError
 
     graph, _ = _load(ctx, file, nf_path)
+    chosen = make_plan(graph, cores, profile_path, disabled)
     opts = runner.RunOptions(
         inputs=_pairs(ctx, inputs, "--in"), outputs=_pairs(ctx, outputs, "--out"),
         infinite=repeat, duration=duration, max_packets=max_packets, stats_json=stats_json,
-        stats_interval=stats_interval, first_core=first_core, eal_extra=eal.split(), clock=clock)
+        stats_interval=stats_interval, first_core=first_core or 0,
+        cpus=chosen.used_cpus if first_core is None else None, eal_extra=eal.split(), clock=clock)
     try:
-        result = _build(graph, None, sanitize=sanitize)
-        proc = runner.run(result.binary, graph, opts)
+        result = _build(graph, None, sanitize=sanitize, plan=chosen)
+        proc = runner.run(result.binary, graph, opts, plan=chosen)
     except (BuildError, runner.RunError) as exc:
         _fail(ctx, str(exc))
     ctx.exit(proc.returncode)

@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from chainc.cli_native import _fail, _load, _placement_error
+from chainc.cli_native import _fail, _load
 from chainc.cli import nf_path_option
 
 PICTURE_SUFFIXES = {".svg": "svg", ".png": "png", ".pdf": "pdf", ".dot": "dot", ".gv": "dot",
@@ -23,13 +23,9 @@ PICTURE_SUFFIXES = {".svg": "svg", ".png": "png", ".pdf": "pdf", ".dot": "dot", 
 def _plan(graph: Any, wanted: bool) -> Any:
     if not wanted:
         return None
-    from chainc.backends.dpdk.model import PlacementError
     from chainc.viz.plan import plan_for
 
-    try:
-        return plan_for(graph)
-    except PlacementError as exc:
-        raise _placement_error(exc) from None
+    return plan_for(graph)  # a CompileError (hints no plan can follow) is printed by the group
 
 
 def _stats(ctx: click.Context, graph: Any, path: str | None) -> Any:

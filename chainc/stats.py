@@ -8,12 +8,13 @@ simulator prints.
     {"chain": str, "elapsed_s": float,
      "nodes": [{"id", "type", "core", "in", "out": {port: n},
                 "drops": {reason: n}, "emitted", "cycles", "cycle_samples",
-                "counters": {name: n}}],
+                "counters": {name: n},
+                "cores": [int], "per_core": [n]}],   # replicated NFs only: each core's packets in
 
 An NF's packets in = sum(out) + sum(drops) - emitted, where `emitted` counts
 the packets it made itself (a Tee's copies), which leave through `out` too.
      "ports": [{"name", "rx", "tx", "tx_dropped"}],
-     "mempool": {"size", "in_use"}}          # native only
+     "mempool": {"size", "in_use"}, "tsc_hz"}  # native only
 """
 
 
@@ -44,7 +45,7 @@ def render_table(stats, rates=None):
         row = [
             node["id"],
             node.get("type", ""),
-            str(node.get("core", 0)),
+            ",".join(map(str, node["cores"])) if node.get("cores") else str(node.get("core", 0)),
             _fmt_count(node.get("in", 0)),
             _fmt_map(node.get("out", {})),
             _fmt_map(node.get("drops", {})),

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from chainc import pcapfile, stats
 from chainc.ir.graph import ChainGraph
+from chainc.passes import Plan, pinned_plan
 
 from . import sanitize as sanitizer
 from .codegen import nf_module_name, render
@@ -43,6 +44,7 @@ class BuildResult:
     c_source: Path
     cached: bool
     key: str
+    plan: Plan
 
 
 def default_cache_dir() -> Path:
@@ -109,10 +111,10 @@ def _tool_version(cmd: list[str]) -> str:
         return ""
 
 
-def collect_sources(graph: ChainGraph) -> dict[str, str]:
-    """Every file of the build, by its name in the build directory."""
+def collect_sources(graph: ChainGraph, plan: Plan) -> dict[str, str]:
+    """Every file of the build of `plan`, by its name in the build directory."""
     base_dir = os.path.dirname(graph.source_path) or "."
-    model = build_model(graph)
+    model = build_model(graph, plan)
     pyx, nf_modules = render(model, base_dir, {name: path.read_text() for name, path in EMBEDDED.items()})
     files = {"chain.pyx": pyx}
     for name in RUNTIME_FILES:
@@ -131,13 +133,16 @@ def collect_sources(graph: ChainGraph) -> dict[str, str]:
 
 def build(graph: ChainGraph, output: Path | None = None, cache_dir: Path | None = None,
           emit_dir: Path | None = None, extra_cflags: tuple[str, ...] = (),
-          extra_ldflags: tuple[str, ...] = (), sanitize: bool = False) -> BuildResult:
-    """Build (or fetch from the cache) the native binary of a chain.
+          extra_ldflags: tuple[str, ...] = (), sanitize: bool = False,
+          plan: Plan | None = None) -> BuildResult:
+    """Build (or fetch from the cache) the native binary of a chain's plan (by
+    default the plan of the chain as written: chainc.passes.pinned_plan).
 
     `sanitize` builds it with ASan and UBSan (see sanitize.py); the flags and
     the extra source are part of the cache key like everything else.
     """
-    files = collect_sources(graph)  # CodegenError: the chain's fault, with a span
+    plan = plan or pinned_plan(graph)
+    files = collect_sources(graph, plan)  # CodegenError: the chain's fault, with a span
     sources = ["chain.c"]
     if sanitize:
         files[sanitizer.SOURCE] = (RUNTIME / sanitizer.SOURCE).read_text()
@@ -189,7 +194,7 @@ def build(graph: ChainGraph, output: Path | None = None, cache_dir: Path | None 
         os.chmod(tmp, 0o755)
         os.replace(tmp, output)
         final = output
-    return BuildResult(final, root / "chain.pyx", root / "chain.c", cached, key)
+    return BuildResult(final, root / "chain.pyx", root / "chain.c", cached, key, plan)
 
 
 def _cython_version() -> str:

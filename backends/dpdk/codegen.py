@@ -50,15 +50,28 @@ class NodeGlue:
     """How the generated stage calls one NF."""
 
     model: NodeModel
-    state_decl: str | None  # "cdef counter_state n3_st"
-    state_ref: str  # "&n3_st" or "NULL"
+    state_decl: str | None  # "cdef counter_state n3_st" (an array of one per replica if replicated)
+    state_ref: str  # "&n3_st", "&n3_st[w.replica]" or "NULL"
     call: str  # the process call expression
-    init: str | None
-    finish: str | None
+    init: list[str]  # one call per replica
+    finish: list[str]
     drop_reasons: list[str]
     counters: list[str]
     emits: bool = False  # process() may emit a second packet through `&emit`
     extra: str = ""  # per-instance generated Cython (e.g. a compiled Classifier)
+
+    def counter_sum(self, name: str) -> str:
+        """One NF counter summed over the replicas' states."""
+        sym = self.model.sym
+        if self.model.replicas == 1:
+            return f"{sym}_st.{name}"
+        return " + ".join(f"{sym}_st[{r}].{name}" for r in range(self.model.replicas))
+
+
+def replica_sym(sym: str, replica: int) -> str:
+    """Replica 0 keeps the instance's symbol; the others get their own, so names an
+    NF gives DPDK objects (`chainc_fw_{sym}`) stay unique per replica."""
+    return sym if replica == 0 else f"{sym}_r{replica}"
 
 
 def _glue(nm: NodeModel) -> NodeGlue:
@@ -70,24 +83,35 @@ def _glue(nm: NodeModel) -> NodeGlue:
             f"natively; `chainc nfs` lists the NFs that can", nm.node.span)
     native = spec.native
     sym = nm.sym
-    state_decl = f"cdef {native.state} {sym}_st" if native.state else None
-    state_ref = f"&{sym}_st" if native.state else "NULL"
-    def literals(make) -> list[str]:
+    many = nm.replicas > 1
+    state_decl = None
+    if native.state:
+        state_decl = f"cdef {native.state} {sym}_st" + (f"[{nm.replicas}]" if many else "")
+    state_ref = ("&" + sym + "_st" + ("[w.replica]" if many else "")) if native.state else "NULL"
+
+    def literals(make, rsym: str) -> list[str]:
         # `{sym}` in an argument becomes the instance's symbol (unique names, e.g. of tables).
-        return [str(a).replace("{sym}", sym) for a in make(nm.node)] if make else []
+        return [str(a).replace("{sym}", rsym) for a in make(nm.node)] if make else []
+
+    def replica_ref(r: int) -> str:
+        return "NULL" if not native.state else f"&{sym}_st[{r}]" if many else f"&{sym}_st"
 
     args = [state_ref, "m", "meta", "inp"] + (["&emit"] if native.emits else [])
-    args += literals(native.process_args)
+    args += literals(native.process_args, sym)
     call = f"{native.process.format(sym=sym)}({', '.join(args)})"
-    init = None
-    if native.init:
-        iargs = [state_ref] + literals(native.init_args)
-        init = f"{native.init.format(sym=sym)}({', '.join(iargs)})"
-    finish = None
-    if native.finish:
-        fargs = [state_ref] + literals(native.finish_args)
-        finish = f"{native.finish.format(sym=sym)}({', '.join(fargs)})"
+    init, finish = [], []
     extra = native.generate(nm.node, sym) if native.generate else ""
+    for r in range(nm.replicas):
+        rsym = replica_sym(sym, r)
+        if r and native.generate and (native.init or native.finish):
+            extra += native.generate(nm.node, rsym)  # its init names its own objects
+        fsym = rsym if native.generate else sym
+        if native.init:
+            iargs = [replica_ref(r)] + literals(native.init_args, rsym)
+            init.append(f"{native.init.format(sym=fsym)}({', '.join(iargs)})")
+        if native.finish:
+            fargs = [replica_ref(r)] + literals(native.finish_args, rsym)
+            finish.append(f"{native.finish.format(sym=fsym)}({', '.join(fargs)})")
     reasons = list(spec.drop_reasons) + ["dropped", "bad-output"]
     return NodeGlue(nm, state_decl, state_ref, call, init, finish, reasons, list(native.counters),
                     native.emits, extra)
@@ -150,10 +174,21 @@ def chain_description(model: PipelineModel, glue: dict[int, NodeGlue], base_dir:
             "drop_to": [i for i, (_, t) in enumerate(nm.targets) if t[0] == "drop"],
         })
     ports = [{"name": p.name, "default": port_devargs(p.name, p.binding, base_dir),
-              "rx": p.rx_stage is not None, "tx": p.tx_stage is not None} for p in model.ports]
+              "rx": p.rx_stage is not None, "tx": bool(p.tx_workers), "rx_queues": p.rx_queues,
+              "tx_workers": p.tx_workers,
+              "rx_workers": model.stages[p.rx_stage].workers if p.rx_stage is not None else [],
+              "rss": {"symmetric": p.rss.symmetric, "key": p.rss.key.hex()} if p.rss else None}
+             for p in model.ports]
     return {"name": model.chain, "nodes": nodes, "ports": ports,
-            "stage_cores": [st.core for st in model.stages], "n_stages": len(model.stages),
-            "n_rings": len(model.rings), "ring_size": RING_SIZE, "sink_cap": SINK_CAP}
+            "stages": [{"cores": st.cores, "workers": st.workers} for st in model.stages],
+            "workers": [{"stage": w.stage, "replica": w.replica, "core": w.core} for w in model.workers],
+            "n_cores": model.n_cores, "n_stages": len(model.stages),
+            "n_rings": model.n_physical_rings, "ring_size": RING_SIZE, "sink_cap": SINK_CAP}
+
+
+def shared_stages(model: PipelineModel) -> set[int]:
+    """Stages whose core runs other stages too (fusion turned off, more stages than cores)."""
+    return {w.stage for w in model.workers if len(model.core_workers(w.core)) > 1}
 
 
 def render(model: PipelineModel, base_dir: str, embedded: dict[str, str]) -> tuple[str, list[str]]:
@@ -186,6 +221,7 @@ def render(model: PipelineModel, base_dir: str, embedded: dict[str, str]) -> tup
         parse_headers=bool(glue),
         targets={nm.index: _target_code(nm) for nm in model.nodes},
         nf_modules=pxd_modules,
+        shared_stages=shared_stages(model),
         burst=BURST,
         max_out=model.max_outputs,
         max_drop=max_drop,

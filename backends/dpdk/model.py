@@ -1,13 +1,13 @@
 """The target model: what the DPDK code generator needs to know about a chain.
 
-A `PipelineModel` is built from a ChainGraph: NFs grouped into stages (one
-stage runs to completion on one lcore), the rings that carry packets between
-stages, and each port's receive and transmit owner. Templates receive this
-model and call nothing in the compiler.
-
-Placement here follows the `@core(n)` hints only (an NF without a hint runs
-where its first predecessor runs, else on core 0); the optimiser's placement
-passes produce the same model from a cost model.
+A `PipelineModel` is built from the optimiser's Plan (chainc.passes): NFs
+grouped into stages (a stage runs to completion; a replicated stage runs
+once per replica, each on its own lcore with its own receive queues, NF
+state and counters), the workers (one per stage replica), the rings that
+carry packets between stages (one single-producer ring per sending
+replica), each port's receive queues and the workers that transmit on it
+(each on a queue of its own when the device has enough). Templates
+receive this model and call nothing in the compiler.
 """
 
 from __future__ import annotations
@@ -16,11 +16,24 @@ import os
 import re
 from dataclasses import dataclass, field
 
-import networkx as nx
-
 from chainc.ir.graph import ChainGraph, NfNode, NodeKind, PortBinding
+from chainc.passes import Depth, Plan, RssPlan, pinned_plan
+from chainc.source import Span
 
 _C_NAME = re.compile(r"[^A-Za-z0-9_]")
+
+
+def source_of(span: Span | None, main: str) -> str:
+    """`file:line` for generated code: relative to the main .chain file's folder
+    (`lib/scrub.chain:8`), never an absolute path."""
+    if span is None:
+        return "?"
+    path = span.file.path
+    base = os.path.dirname(os.path.abspath(main)) if main else ""
+    full = os.path.abspath(path)
+    shown = os.path.relpath(full, base) if base and full.startswith(base + os.sep) \
+        else os.path.basename(path)
+    return f"{shown}:{span.line}"
 
 
 @dataclass
@@ -30,7 +43,9 @@ class NodeModel:
     index: int  # position in the stats array
     node: NfNode
     sym: str  # C symbol prefix, derived from the index (user text never becomes code)
-    stage: int
+    stage: int | None  # None for transmit ports and the drop sink: every stage reaches them
+    source: str = "?"  # the .chain file and line it came from
+    replicas: int = 1  # copies of its state: the replicas of its stage
     # (out port name, destination) per output port, in the NF's port order. A
     # destination is ("node", index, in_port_index), ("tx", port_index),
     # ("ring", ring_index) or ("drop", None).
@@ -40,21 +55,19 @@ class NodeModel:
     def kind(self) -> NodeKind:
         return self.node.kind
 
-    @property
-    def source(self) -> str:
-        span = self.node.span
-        return f"{os.path.basename(span.file.path)}:{span.line}" if span else "?"
-
 
 @dataclass
 class PortModel:
     index: int
     name: str
     binding: PortBinding | None
-    rx_stage: int | None = None  # the stage polling its rx queue
+    rx_stage: int | None = None  # the stage polling its receive queues
     rx_node: int | None = None  # the PORT_IN node index
-    tx_stage: int | None = None  # the stage owning its tx queue
+    rx_queues: int = 0  # one per replica of rx_stage
+    parse_depth: Depth = Depth.L4
+    rss: RssPlan | None = None
     tx_node: int | None = None  # the PORT_OUT node index
+    tx_workers: list[int] = field(default_factory=list)  # workers that send; queue = position
 
 
 @dataclass
@@ -64,18 +77,39 @@ class RingModel:
     dst_stage: int
     dst_node: int  # node index the packet continues at
     dst_in_port: int
+    first: int = 0  # the physical ring of the sending stage's replica 0
+    count: int = 1  # physical rings: one per replica of the sending stage
 
 
 @dataclass
 class StageModel:
     index: int
-    core: int  # logical core number: the n-th lcore given to the binary
+    cores: list[int]  # logical core of each replica: the n-th lcore given to the binary
     nodes: list[int] = field(default_factory=list)  # topological order
     rx_ports: list[int] = field(default_factory=list)
     tx_ports: list[int] = field(default_factory=list)
     rings_in: list[int] = field(default_factory=list)
     rings_out: list[int] = field(default_factory=list)
     upstream: list[int] = field(default_factory=list)  # stages feeding this one
+    workers: list[int] = field(default_factory=list)  # one per replica
+
+    @property
+    def core(self) -> int:
+        return self.cores[0]
+
+    @property
+    def replicas(self) -> int:
+        return len(self.cores)
+
+
+@dataclass(frozen=True)
+class WorkerModel:
+    """One replica of one stage: what one lcore runs (an lcore may run several)."""
+
+    index: int
+    stage: int
+    replica: int
+    core: int
 
 
 @dataclass
@@ -86,13 +120,26 @@ class PipelineModel:
     ports: list[PortModel]
     stages: list[StageModel]
     rings: list[RingModel]
+    workers: list[WorkerModel] = field(default_factory=list)
+    plan: Plan | None = None
 
     @property
     def max_outputs(self) -> int:
         return max([len(n.targets) for n in self.nodes] + [1])
 
+    @property
+    def n_cores(self) -> int:
+        return max((w.core for w in self.workers), default=0) + 1
+
+    @property
+    def n_physical_rings(self) -> int:
+        return sum(r.count for r in self.rings)
+
     def node(self, node_id: str) -> NodeModel:
         return next(n for n in self.nodes if n.node.id == node_id)
+
+    def core_workers(self, core: int) -> list[WorkerModel]:
+        return [w for w in self.workers if w.core == core]
 
 
 def c_identifier(text: str) -> str:
@@ -100,39 +147,31 @@ def c_identifier(text: str) -> str:
     return _C_NAME.sub("_", text)[:40]
 
 
-def _place(graph: ChainGraph) -> dict[str, int]:
-    """Logical core per node: the @core hint, else the first predecessor's core."""
-    core: dict[str, int] = {}
-    for n in graph.topological_order():
-        if n.core is not None:
-            core[n.id] = n.core
-            continue
-        preds = [e.src for e in graph.in_edges(n.id)]
-        core[n.id] = core[preds[0]] if preds else 0
-    # A port's receive side runs on the core of the NF it feeds, so an rx
-    # burst is processed where it is polled.
-    for n in graph.nodes(NodeKind.PORT_IN):
-        succ = graph.out_edges(n.id)
-        if succ:
-            core[n.id] = core[succ[0].dst]
-    return core
+def build_model(graph: ChainGraph, plan: Plan | None = None) -> PipelineModel:
+    """The model of `plan` (by default the plan of the chain as written: see
+    chainc.passes.pinned_plan). Raises CompileError if no plan can run it."""
+    if plan is None:
+        plan = pinned_plan(graph)
+    graph = plan.graph
+    main = graph.source_path or graph.name
+    stage_of = {node_id: st.index for st in plan.stages for node_id in st.nodes}
+    stages = [StageModel(st.index, list(st.cores)) for st in plan.stages]
+    workers: list[WorkerModel] = []
+    for st in stages:
+        for r, core in enumerate(st.cores):
+            st.workers.append(len(workers))
+            workers.append(WorkerModel(len(workers), st.index, r, core))
 
-
-def build_model(graph: ChainGraph) -> PipelineModel:
-    placement = _place(graph)
-    cores = sorted(set(placement.values()))
-    stage_of_core = {c: i for i, c in enumerate(cores)}
-    stages = [StageModel(i, c) for i, c in enumerate(cores)]
-
-    order = graph.topological_order()
     nodes: list[NodeModel] = []
     index_of: dict[str, int] = {}
-    for n in order:
+    for n in graph.topological_order():
         idx = len(nodes)
         index_of[n.id] = idx
-        stage = stage_of_core[placement[n.id]]
-        nodes.append(NodeModel(idx, n, f"n{idx}", stage))
-        stages[stage].nodes.append(idx)
+        stage = stage_of.get(n.id)
+        replicas = stages[stage].replicas if stage is not None else 1
+        nodes.append(NodeModel(idx, n, f"n{idx}", stage, source_of(n.span, main), replicas))
+        if stage is not None:
+            stages[stage].nodes.append(idx)
 
     ports: list[PortModel] = []
     port_index: dict[str, int] = {}
@@ -143,18 +182,17 @@ def build_model(graph: ChainGraph) -> PipelineModel:
         if nm.kind is NodeKind.PORT_IN:
             p = ports[port_index[nm.node.port]]
             p.rx_stage, p.rx_node = nm.stage, nm.index
+            p.rx_queues = stages[nm.stage].replicas
+            p.parse_depth = plan.parse_depth.get(p.name, Depth.L4)
+            p.rss = plan.rss.get(p.name)
             stages[nm.stage].rx_ports.append(p.index)
         elif nm.kind is NodeKind.PORT_OUT:
-            p = ports[port_index[nm.node.port]]
-            p.tx_stage, p.tx_node = nm.stage, nm.index
-            stages[nm.stage].tx_ports.append(p.index)
+            ports[port_index[nm.node.port]].tx_node = nm.index
 
-    for st in stages:  # poll inputs in declaration order, as `chainc sim` serves them
-        st.rx_ports.sort()
-        st.tx_ports.sort()
     rings: list[RingModel] = []
+    ring_of = {(r.src, r.out_port): r for r in plan.rings}
     for nm in nodes:
-        for out_port in nm.node.outputs:
+        for out_port in nm.node.outputs if nm.kind is not NodeKind.PORT_OUT else ():
             edge = graph.edge_from(nm.node.id, out_port)
             if edge is None:  # verify rejects this; keep codegen total anyway
                 nm.targets.append((out_port, ("drop", None)))
@@ -163,47 +201,33 @@ def build_model(graph: ChainGraph) -> PipelineModel:
             in_idx = dst.node.inputs.index(edge.in_port) if edge.in_port in dst.node.inputs else 0
             if dst.kind is NodeKind.DROP:  # dropping is local to every stage: never a ring
                 nm.targets.append((out_port, ("drop", dst.index)))
-            elif dst.stage != nm.stage:
-                ring = RingModel(len(rings), nm.stage, dst.stage, dst.index, in_idx)
+            elif dst.kind is NodeKind.PORT_OUT:
+                p = ports[port_index[dst.node.port]]
+                if nm.stage not in stages_sending(p, workers):
+                    p.tx_workers.extend(stages[nm.stage].workers)
+                if p.index not in stages[nm.stage].tx_ports:
+                    stages[nm.stage].tx_ports.append(p.index)
+                nm.targets.append((out_port, ("tx", p.index)))
+            elif (nm.node.id, out_port) in ring_of:
+                src = stages[nm.stage]
+                first = sum(r.count for r in rings)
+                ring = RingModel(len(rings), nm.stage, dst.stage, dst.index, in_idx, first, src.replicas)
                 rings.append(ring)
-                stages[nm.stage].rings_out.append(ring.index)
+                src.rings_out.append(ring.index)
                 stages[dst.stage].rings_in.append(ring.index)
                 if nm.stage not in stages[dst.stage].upstream:
                     stages[dst.stage].upstream.append(nm.stage)
                 nm.targets.append((out_port, ("ring", ring.index)))
-            elif dst.kind is NodeKind.PORT_OUT:
-                nm.targets.append((out_port, ("tx", port_index[dst.node.port])))
             else:
                 nm.targets.append((out_port, ("node", dst.index, in_idx)))
 
-    _check_stage_order(graph, stages, nodes)
+    for st in stages:  # poll inputs in declaration order, as `chainc sim` serves them
+        st.rx_ports.sort()
+        st.tx_ports.sort()
     source = graph.source_path or graph.name
-    return PipelineModel(graph.name, os.path.basename(source), nodes, ports, stages, rings)
+    return PipelineModel(graph.name, os.path.basename(source), nodes, ports, stages, rings,
+                         workers, plan)
 
 
-def _check_stage_order(graph: ChainGraph, stages: list[StageModel], nodes: list[NodeModel]) -> None:
-    """Packets may only flow forward between stages: a stage cycle could deadlock
-    on full rings and would never finish draining."""
-    sg = nx.DiGraph()
-    sg.add_nodes_from(range(len(stages)))
-    for st in stages:
-        for u in st.upstream:
-            sg.add_edge(u, st.index)
-    try:
-        cycle = nx.find_cycle(sg)
-    except nx.NetworkXNoCycle:
-        return
-    cores = " -> ".join(f"core {stages[u].core}" for u, _ in cycle) + f" -> core {stages[cycle[0][0]].core}"
-    raise PlacementError(
-        f"placement sends packets back to a core they already left ({cores}); "
-        "put the NFs between those cores on one core, or move the hints so packets only "
-        "move forward", [nodes[i].node for st in stages for i in st.nodes
-                         if nodes[i].node.core is not None])
-
-
-class PlacementError(Exception):
-    """The @core hints give a stage graph the runtime cannot run; names the hinted NFs."""
-
-    def __init__(self, message: str, hinted: list[NfNode]):
-        super().__init__(message)
-        self.hinted = hinted
+def stages_sending(port: PortModel, workers: list[WorkerModel]) -> set[int]:
+    return {workers[w].stage for w in port.tx_workers}

@@ -2,8 +2,10 @@
 
 This is what `chainc run` does after the build: bind every port to a net_pcap
 vdev (input and output files from the command line, else the .chain file's
-defaults), give the binary one lcore per stage, and keep the EAL's runtime
-files private to this run.
+defaults), give the binary the lcores its plan runs on, and keep the EAL's
+runtime files private to this run. An input received by a replicated stage is
+split over one rx_pcap file per receive queue, as a NIC's RSS would spread it
+(see rss.py).
 """
 
 from __future__ import annotations
@@ -12,13 +14,15 @@ import os
 import shutil
 import signal
 import subprocess
+import tempfile
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from chainc.ir.graph import ChainGraph
+from chainc.passes import Plan, pinned_plan
 
-from .model import build_model
+from . import rss
 
 
 class RunError(Exception):
@@ -37,6 +41,8 @@ class RunOptions:
     quiet: bool = False
     memory_mb: int = 512
     first_core: int = 0
+    cpus: tuple[int, ...] | None = None  # the CPUs to run on (default: first_core, first_core + 1, ...)
+    devices: dict[str, str] = field(default_factory=dict)  # port -> DPDK device string (e.g. net_null0)
     eal_extra: list[str] = field(default_factory=list)
     clock: str = "auto"  # the NFs' time: "auto", "packet" (capture timestamps) or "tsc"
 
@@ -49,15 +55,21 @@ def _devarg_path(port: str, path: str) -> str:
     return full
 
 
-def port_overrides(graph: ChainGraph, opts: RunOptions) -> list[str]:
-    """`--port NAME=DEVICE` arguments binding pcap files given on the command line."""
+def port_overrides(graph: ChainGraph, opts: RunOptions, plan: Plan | None = None,
+                   split_dir: str | None = None) -> list[str]:
+    """`--port NAME=DEVICE` arguments binding pcap files given on the command line (and
+    devices given as such); an input a replicated stage receives is split per queue
+    into `split_dir`."""
     ports = graph.ports()
-    for name in list(opts.inputs) + list(opts.outputs):
+    for name in list(opts.inputs) + list(opts.outputs) + list(opts.devices):
         if name not in ports:
             raise RunError(f"this chain has no port '{name}' (ports: {', '.join(ports) or 'none'})")
     args = []
     base = os.path.dirname(os.path.abspath(graph.source_path)) if graph.source_path else "."
     for name in ports:
+        if name in opts.devices:
+            args += ["--port", f"{name}={opts.devices[name]}"]
+            continue
         binding = graph.port_bindings.get(name)
         default_in = default_out = None
         if binding is not None and binding.driver == "pcap":
@@ -70,7 +82,12 @@ def port_overrides(graph: ChainGraph, opts: RunOptions) -> list[str]:
             os.makedirs(os.path.dirname(os.path.abspath(tx)), exist_ok=True)
         parts = [f"net_pcap_{name}"]
         if rx:
-            parts.append(f"rx_pcap={_devarg_path(name, rx)}")
+            spread = plan.rss.get(name) if plan is not None else None
+            if spread is not None and split_dir is not None:
+                for path in rss.split_pcap(rx, spread.key, spread.queues, split_dir):
+                    parts.append(f"rx_pcap={_devarg_path(name, path)}")
+            else:
+                parts.append(f"rx_pcap={_devarg_path(name, rx)}")
             if opts.infinite:
                 parts.append("infinite_rx=1")
         if tx:
@@ -79,17 +96,23 @@ def port_overrides(graph: ChainGraph, opts: RunOptions) -> list[str]:
     return args
 
 
-def eal_args(n_stages: int, opts: RunOptions, prefix: str) -> list[str]:
-    first = opts.first_core
-    cores = f"{first}-{first + n_stages - 1}" if n_stages > 1 else str(first)
-    return ["-l", cores, "--no-huge", "-m", str(opts.memory_mb), "--no-shconf",
+def lcores(n_cores: int, opts: RunOptions) -> list[int]:
+    """The CPUs the binary's logical cores run on."""
+    if opts.cpus is not None:
+        return list(opts.cpus[:n_cores])
+    return list(range(opts.first_core, opts.first_core + n_cores))
+
+
+def eal_args(cpus: list[int], opts: RunOptions, prefix: str) -> list[str]:
+    return ["-l", ",".join(map(str, cpus)), "--no-huge", "-m", str(opts.memory_mb), "--no-shconf",
             "--file-prefix", prefix, "--no-pci", "--no-telemetry", "--log-level=warning",
             *opts.eal_extra]
 
 
-def app_args(graph: ChainGraph, opts: RunOptions) -> list[str]:
+def app_args(graph: ChainGraph, opts: RunOptions, plan: Plan | None = None,
+             split_dir: str | None = None) -> list[str]:
     base = os.path.dirname(os.path.abspath(graph.source_path)) if graph.source_path else "."
-    args = ["--chain-dir", base, *port_overrides(graph, opts)]
+    args = ["--chain-dir", base, *port_overrides(graph, opts, plan, split_dir)]
     if opts.duration:
         args += ["--duration", str(opts.duration)]
     if opts.max_packets:
@@ -105,12 +128,16 @@ def app_args(graph: ChainGraph, opts: RunOptions) -> list[str]:
     return args
 
 
-def command(binary: Path, graph: ChainGraph, opts: RunOptions, prefix: str) -> list[str]:
-    n_stages = len(build_model(graph).stages)
-    if opts.first_core + n_stages > (os.cpu_count() or 1):
-        raise RunError(f"this chain runs {n_stages} stages, one per core, but this machine has "
+def command(binary: Path, graph: ChainGraph, opts: RunOptions, prefix: str,
+            plan: Plan | None = None, split_dir: str | None = None) -> list[str]:
+    """The command line of a run of `binary`, built from `plan` (by default the plan
+    of the chain as written)."""
+    plan = plan or pinned_plan(graph)
+    cpus = lcores(plan.n_cores, opts)
+    if len(cpus) < plan.n_cores or max(cpus) >= (os.cpu_count() or 1):
+        raise RunError(f"this chain's plan runs on {plan.n_cores} core(s), but this machine has "
                        f"{os.cpu_count()} core(s)")
-    return [str(binary), *eal_args(n_stages, opts, prefix), "--", *app_args(graph, opts)]
+    return [str(binary), *eal_args(cpus, opts, prefix), "--", *app_args(graph, opts, plan, split_dir)]
 
 
 def runtime_dirs(prefix: str) -> list[Path]:
@@ -123,21 +150,24 @@ def runtime_dirs(prefix: str) -> list[Path]:
 
 
 def run(binary: Path, graph: ChainGraph, opts: RunOptions, capture: bool = False,
-        timeout: float | None = None) -> subprocess.CompletedProcess:
-    """Run the binary to completion; Ctrl-C is passed on and the run still reports.
+        timeout: float | None = None, plan: Plan | None = None) -> subprocess.CompletedProcess:
+    """Run the binary (built from `plan`, by default the chain as written) to
+    completion; Ctrl-C is passed on and the run still reports.
 
     `timeout` (seconds) kills a run that does not finish (tests use it).
     """
     if opts.infinite and not opts.duration and not opts.max_packets:
         raise RunError("replaying inputs forever needs --duration or --max-packets")
     prefix = f"chainc-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    cmd = command(binary, graph, opts, prefix)
+    split_dir = tempfile.mkdtemp(prefix="chainc-rss-")
     # The child gets SIGINT from the terminal itself; ignoring it here lets the
     # child stop cleanly and print its statistics before we return.
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
+        cmd = command(binary, graph, opts, prefix, plan, split_dir)
         return subprocess.run(cmd, capture_output=capture, text=True, timeout=timeout)
     finally:
         signal.signal(signal.SIGINT, previous)
+        shutil.rmtree(split_dir, ignore_errors=True)
         for d in runtime_dirs(prefix):
             shutil.rmtree(d, ignore_errors=True)

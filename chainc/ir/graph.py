@@ -108,6 +108,15 @@ class ChainGraph:
     def remove(self, node_id: str) -> None:
         self.g.remove_node(node_id)
 
+    def copy(self) -> "ChainGraph":
+        """A graph that passes may rewrite without touching this one (nodes and
+        edges are shared: passes replace them, never mutate them)."""
+        other = ChainGraph(self.name, self.source_path)
+        other.g = self.g.copy()
+        other.port_bindings = dict(self.port_bindings)
+        other.subchains = dict(self.subchains)
+        return other
+
     # -- reading ---------------------------------------------------------
     def __contains__(self, node_id: str) -> bool:
         return node_id in self.g

@@ -1,10 +1,8 @@
 """The plan as the pictures see it: stages on cores, rings, replicas, RSS, predictions.
 
-`--plan` draws a `PlanView`. Today it comes from the DPDK backend's
-PipelineModel (stages from `@core` hints) through `plan_from_model`, the one
-adapter: when the optimiser produces richer plans (replicas over RSS queues,
-predicted rates, a bottleneck), only that adapter changes. Every field that
-a plan may not know is optional and drawn only when present.
+`--plan` draws a `PlanView`, made from the optimiser's Plan (chainc.passes)
+by `plan_view`, the one adapter. Every field that a plan may not know is
+optional and drawn only when present.
 """
 
 from __future__ import annotations
@@ -12,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from chainc.ir.graph import ChainGraph
+from chainc.ir.graph import ChainGraph, NodeKind
 
 
 @dataclass(frozen=True)
@@ -61,21 +59,32 @@ class PlanView:
         return next((r for r in self.rings if r.src == src and r.out_port == out_port), None)
 
 
-def plan_from_model(model: Any) -> PlanView:
-    """The adapter: a backend PipelineModel as a PlanView."""
-    stages = tuple(StageView(s.index, s.core, tuple(model.nodes[i].node.id for i in s.nodes))
-                   for s in model.stages)
-    rings = []
-    for nm in model.nodes:
-        for out_port, target in nm.targets:
-            if target[0] == "ring":
-                ring = model.rings[target[1]]
-                rings.append(RingView(ring.index, nm.node.id, out_port, ring.src_stage, ring.dst_stage))
-    return PlanView(stages, tuple(sorted(rings, key=lambda r: r.index)))
+def plan_view(plan: Any) -> PlanView:
+    """The adapter: the optimiser's Plan as a PlanView."""
+    graph = plan.graph
+    # Every stage transmits and drops on its own; a picture shows a port's transmit
+    # side and the drop sink in the stage of the first NF that sends to them.
+    sinks: dict[int, list[str]] = {}
+    for n in graph.nodes():
+        if n.kind in (NodeKind.PORT_OUT, NodeKind.DROP) and graph.in_edges(n.id):
+            first = plan.stage_of(graph.in_edges(n.id)[0].src)
+            if first is not None:
+                sinks.setdefault(first.index, []).append(n.id)
+    stages = []
+    for s in plan.stages:
+        ports = [graph.node(i).port for i in s.nodes if graph.node(i).port in plan.rss]
+        rss = plan.rss[ports[0]] if ports else None
+        stages.append(StageView(s.index, s.cores[0], tuple(s.nodes + sinks.get(s.index, [])), s.replicas,
+                                ("symmetric Toeplitz" if rss.symmetric else "Toeplitz") if rss else None,
+                                round(s.predicted_mpps, 2)))
+    rings = tuple(RingView(r.index, r.src, r.out_port, r.src_stage, r.dst_stage) for r in plan.rings)
+    bottleneck = plan.bottleneck if len(plan.stages) > 1 else None
+    return PlanView(tuple(stages), rings, round(plan.predicted_mpps, 2), bottleneck)
 
 
-def plan_for(graph: ChainGraph) -> PlanView:
-    """The plan the backend would build for `graph` (PlacementError if it cannot run it)."""
-    from chainc.backends.dpdk.model import build_model
+def plan_for(graph: ChainGraph, cores: tuple[int, ...] | None = None) -> PlanView:
+    """The plan `chainc build` makes for `graph` on `cores` (by default this machine's
+    default cores); CompileError if no plan can run it."""
+    from chainc.passes import PlanOptions, default_cores, optimise
 
-    return plan_from_model(build_model(graph))
+    return plan_view(optimise(graph, PlanOptions(cores or default_cores())))

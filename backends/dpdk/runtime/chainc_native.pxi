@@ -2,8 +2,8 @@
 # that touch DPDK or the packet path's memory, called once at start-up and at
 # exit by the plain-Python control plane (control.py, carried as source text
 # and run as the module `chainc_control`). Included into each generated
-# pipeline module, after the packet path whose globals (stats, port_id,
-# rings, stage_entry, ...) it uses. Nothing here runs per packet.
+# pipeline module, after the packet path whose globals (workers, stats,
+# port_id, rings, core_entry, ...) it uses. Nothing here runs per packet.
 
 
 class StartupError(Exception):
@@ -50,11 +50,24 @@ cdef void* _zeroed(size_t size) except NULL:
     return p
 
 
-def alloc_counters():
-    global stats, port_ctr, ring_ctr
-    stats = <nf_stats*>_zeroed(sizeof(nf_stats) * N_NODES)
-    port_ctr = <port_stats*>_zeroed(sizeof(port_stats) * N_PORTS)
+def alloc_workers(list stages_of, list replicas_of):
+    """The workers (stage replicas), each with its own counter blocks; no queue yet."""
+    global workers, stats, port_ctr, ring_ctr, tx_locks
+    cdef int w, p
+    workers = <worker*>_zeroed(sizeof(worker) * N_WORKERS)
+    stats = <nf_stats*>_zeroed(sizeof(nf_stats) * N_NODES * N_WORKERS)
+    port_ctr = <port_stats*>_zeroed(sizeof(port_stats) * N_PORTS * N_WORKERS)
     ring_ctr = <ring_stats*>_zeroed(sizeof(ring_stats) * N_RINGS)
+    tx_locks = <rte_spinlock_t*>_zeroed(sizeof(rte_spinlock_t) * N_PORTS * N_WORKERS)
+    for w in range(N_WORKERS):
+        workers[w].index = w
+        workers[w].stage = stages_of[w]
+        workers[w].replica = replicas_of[w]
+        workers[w].stats = stats + w * N_NODES
+        workers[w].ports = port_ctr + w * N_PORTS
+        for p in range(N_PORTS):
+            workers[w].rxq[p] = NO_QUEUE
+            rte_spinlock_init(&tx_locks[p * N_WORKERS + w])
 
 
 def create_pool(unsigned n_mbufs, unsigned cache):
@@ -80,37 +93,68 @@ def clock_setup(uint64_t epoch_now_ns, bint packet_time):
     chainc_clock_setup(epoch_now_ns, packet_time)
 
 
-def setup_port(int idx, str dev_name, str name, bint rx, bint tx, bint rx_stamps,
-               int64_t expected, uint16_t nrxd, uint16_t ntxd):
+def setup_port(int idx, str dev_name, str name, int want_rx, int want_tx, bint rx_stamps,
+               bytes rss_key, bint symmetric, uint16_t nrxd, uint16_t ntxd):
+    """Open a port with up to `want_rx` receive and `want_tx` transmit queues (fewer if
+    the device has fewer), RSS over the receive queues when there are several.
+    Returns (receive queues, transmit queues, RSS hash types enabled)."""
     cdef uint16_t pid = 0
     cdef rte_eth_conf conf
     cdef rte_eth_dev_info info
-    cdef int rc
+    cdef uint8_t key[256]
+    cdef uint64_t hf = 0
+    cdef int rc, q, nrx, ntx
     if rte_eth_dev_get_port_by_name(dev_name.encode(), &pid) != 0:
         raise StartupError(f"port {name}: no DPDK device '{dev_name}' "
                           "(a PCI device must be bound to a DPDK driver)")
     memset(&conf, 0, sizeof(conf))
-    if rx_stamps and rx and rte_eth_dev_info_get(pid, &info) == 0:
-        if info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_TIMESTAMP:
-            conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_TIMESTAMP
-    rc = rte_eth_dev_configure(pid, 1 if rx else 0, 1 if tx else 0, &conf)
+    memset(&info, 0, sizeof(info))
+    rc = rte_eth_dev_info_get(pid, &info)
+    if rc < 0:
+        raise StartupError(f"port {name}: cannot read the device's capabilities: "
+                           f"{rte_strerror(-rc).decode()}")
+    nrx = min(want_rx, info.max_rx_queues) if want_rx else 0
+    ntx = min(want_tx, info.max_tx_queues) if want_tx else 0
+    if (want_rx and nrx < 1) or (want_tx and ntx < 1):
+        raise StartupError(f"port {name}: the device has no {'receive' if want_rx and nrx < 1 else 'transmit'} queue")
+    if rx_stamps and nrx and info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_TIMESTAMP:
+        conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_TIMESTAMP
+    if nrx > 1:
+        memcpy(key, <const char*>rss_key, min(len(rss_key), 256))
+        hf = chainc_rss_conf(&conf, &info, key, symmetric)
+    rc = rte_eth_dev_configure(pid, nrx, ntx, &conf)
     if rc < 0:
         raise StartupError(f"port {name}: configure failed: {rte_strerror(-rc).decode()}")
     rte_eth_dev_adjust_nb_rx_tx_desc(pid, &nrxd, &ntxd)
-    if rx:
-        rc = rte_eth_rx_queue_setup(pid, 0, nrxd, rte_eth_dev_socket_id(pid), NULL, pool)
+    for q in range(nrx):
+        rc = rte_eth_rx_queue_setup(pid, q, nrxd, rte_eth_dev_socket_id(pid), NULL, pool)
         if rc < 0:
-            raise StartupError(f"port {name}: rx queue setup failed: {rte_strerror(-rc).decode()}")
-    if tx:
-        rc = rte_eth_tx_queue_setup(pid, 0, ntxd, rte_eth_dev_socket_id(pid), NULL)
+            raise StartupError(f"port {name}: rx queue {q} setup failed: {rte_strerror(-rc).decode()}")
+    for q in range(ntx):
+        rc = rte_eth_tx_queue_setup(pid, q, ntxd, rte_eth_dev_socket_id(pid), NULL)
         if rc < 0:
-            raise StartupError(f"port {name}: tx queue setup failed: {rte_strerror(-rc).decode()}")
+            raise StartupError(f"port {name}: tx queue {q} setup failed: {rte_strerror(-rc).decode()}")
     rc = rte_eth_dev_start(pid)
     if rc < 0:
         raise StartupError(f"port {name}: start failed: {rte_strerror(-rc).decode()}")
     rte_eth_promiscuous_enable(pid)
     port_id[idx] = pid
-    rx_expected[idx] = expected
+    return nrx, ntx, hf
+
+
+def assign_queues(int idx, list rx_workers, list expected, list tx_workers, int ntx):
+    """Replica r of the receiving stage polls queue r (none if the device has fewer);
+    transmitting worker k sends on queue k, shared under a lock when there are fewer."""
+    cdef int r, k, w
+    for r, w in enumerate(rx_workers):
+        if r < len(expected):
+            workers[w].rxq[idx] = r
+            workers[w].rx_expected[idx] = expected[r]
+            workers[w].rx_live[idx] = expected[r] != 0
+    for k, w in enumerate(tx_workers):
+        workers[w].txq[idx] = k % ntx
+        if ntx < len(tx_workers):
+            workers[w].txlock[idx] = &tx_locks[idx * N_WORKERS + k % ntx]
 
 
 _chain_dir = "."
@@ -133,6 +177,11 @@ def chain_path(str relative):
 
 def finish_nfs():
     _finish_nfs()
+
+
+def tsc_hz():
+    """The rate of the cycle counter NF cycles are measured in."""
+    return rte_get_tsc_hz()
 
 
 def measure_tsc_overhead():
@@ -159,12 +208,13 @@ def install_signal_handlers():
     signal(SIGTERM, on_signal)
 
 
-def run_stages(list cores):
-    """Stage 0 runs on this (the main) lcore, the others on theirs; returns when all are done."""
-    for s in range(1, N_STAGES):
-        rte_eal_remote_launch(stage_entry, <void*><long>s, cores[s])
+def run_cores(list cores):
+    """Logical core 0 runs on this (the main) lcore, the others on theirs; returns when
+    every worker is done."""
+    for c in range(1, N_CORES):
+        rte_eal_remote_launch(core_entry, <void*><long>c, cores[c])
     with nogil:
-        stage_entry(<void*>0)
+        core_entry(<void*>0)
         rte_eal_mp_wait_lcore()
 
 
@@ -172,23 +222,36 @@ def stop_receiving():
     chainc_store_flag(&stop_rx, 1)
 
 
-def all_stages_done():
-    return all(chainc_load_flag(&stage_done[s]) for s in range(N_STAGES))
+def all_workers_done():
+    return all(chainc_load_flag(&worker_done[w]) for w in range(N_WORKERS))
 
 
 def read_counters():
-    """Raw counters; control.py shapes them into the JSON statistics."""
+    """Raw counters, per worker; control.py adds them up into the JSON statistics."""
+    cdef int i, w, k
+    cdef nf_stats* s
+    cdef port_stats* p
     nodes = []
-    cdef int i
     for i in range(N_NODES):
         nd = CHAIN["nodes"][i]
-        nodes.append(([stats[i].out[j] for j in range(len(nd["outputs"]))],
-                      [stats[i].drops[j] for j in range(len(nd["reasons"]))],
-                      stats[i].emitted, stats[i].cycles, stats[i].cycle_pkts))
+        per = []
+        if nd["stage"] is not None:
+            for w in CHAIN["stages"][nd["stage"]]["workers"]:
+                s = &stats[w * N_NODES + i]
+                per.append(([s.out[j] for j in range(len(nd["outputs"]))],
+                            [s.drops[j] for j in range(len(nd["reasons"]))],
+                            s.emitted, s.cycles, s.cycle_pkts))
+        nodes.append(per)
+    ports = []
+    for k in range(len(CHAIN["ports"])):
+        per = []
+        for w in range(N_WORKERS):
+            p = &port_ctr[w * N_PORTS + k]
+            per.append((p.rx, p.tx, p.tx_dropped))
+        ports.append(per)
     return {
         "nodes": nodes,
-        "ports": [(port_ctr[k].rx, port_ctr[k].tx, port_ctr[k].tx_dropped)
-                  for k in range(len(CHAIN["ports"]))],
+        "ports": ports,
         "rings": [(ring_ctr[r].enqueued, ring_ctr[r].dropped) for r in range(N_RINGS_USED)],
         "internal_drops": internal_drops,
         "counters": _nf_counters(),

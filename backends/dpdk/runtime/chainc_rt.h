@@ -9,6 +9,7 @@
 #include <rte_mbuf.h>
 #include <rte_cycles.h>
 #include <rte_mbuf_dyn.h>
+#include <rte_ethdev.h>
 
 static inline uint8_t *chainc_mbuf_data(struct rte_mbuf *m)
 {
@@ -156,6 +157,29 @@ static inline uint64_t chainc_now_ns(const struct rte_mbuf *m)
     if (chainc_ts_flag && (m->ol_flags & chainc_ts_flag))
         return *RTE_MBUF_DYNFIELD(m, chainc_ts_offset, const rte_mbuf_timestamp_t *) * 1000u;
     return chainc_tsc_now_ns();
+}
+
+/* RSS for the receive queues of a replicated stage: Toeplitz over IPv4/IPv6
+ * addresses and TCP/UDP ports, as far as the device can hash them. `key` holds
+ * 40 bytes (the plan's key) and room for the device's key size; a device with
+ * another size gets the symmetric 6d5a pattern at its size, or its own key.
+ * Returns the hash types enabled: 0 means the device does no RSS. */
+static inline uint64_t chainc_rss_conf(struct rte_eth_conf *conf,
+                                       const struct rte_eth_dev_info *info,
+                                       uint8_t *key, int symmetric)
+{
+    uint64_t hf = (RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP | RTE_ETH_RSS_UDP) & info->flow_type_rss_offloads;
+    uint8_t size = info->hash_key_size ? info->hash_key_size : 40;
+    if (hf == 0)
+        return 0;
+    conf->rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+    conf->rx_adv_conf.rss_conf.rss_hf = hf;
+    if (size != 40 && symmetric)
+        for (uint8_t i = 0; i < size; i++)
+            key[i] = (i & 1) ? 0x5a : 0x6d;
+    conf->rx_adv_conf.rss_conf.rss_key = (size == 40 || symmetric) ? key : NULL;
+    conf->rx_adv_conf.rss_conf.rss_key_len = size;
+    return hf;
 }
 
 static inline uint16_t chainc_bswap16(uint16_t x) { return rte_be_to_cpu_16(x); }

@@ -86,26 +86,32 @@ def _kv(devargs):
     return parts[0], dict(p.split("=", 1) if "=" in p else (p, "") for p in parts[1:] if p)
 
 
+def _values(devargs, key):
+    """Every value of a key a device string repeats (net_pcap: one rx_pcap per queue)."""
+    return [p.split("=", 1)[1] for p in devargs.split(",")[1:] if p.startswith(key + "=")]
+
+
 def _rebase_default(devargs, chain_dir):
     """Make the relative pcap paths of a default binding relative to chain_dir."""
     name, kv = _kv(devargs)
     if not name.startswith("net_pcap"):
         return devargs
     out = [name]
-    for k, v in kv.items():
+    for part in devargs.split(",")[1:]:
+        k, sep, v = part.partition("=")
         if k in ("rx_pcap", "tx_pcap") and v and not os.path.isabs(v):
             v = os.path.normpath(os.path.join(chain_dir, v))
-        out.append(f"{k}={v}" if v != "" else k)
+        out.append(f"{k}={v}" if sep else k)
     return ",".join(out)
 
 
 class PortPlan:
     """How one port is opened: its DPDK device, EAL arguments and what to expect."""
 
-    def __init__(self, device, eal_args, expected=-1, preload=0, stamps=False):
+    def __init__(self, device, eal_args, expected=None, preload=0, stamps=False):
         self.device = device        # the name DPDK knows it by
         self.eal_args = eal_args    # ["--vdev", ...] or ["-a", PCI]
-        self.expected = expected    # packets a finite pcap input holds; -1: unbounded
+        self.expected = expected    # per receive queue, packets its finite pcap holds; None: unbounded
         self.preload = preload      # packets an infinite_rx pcap input keeps in mbufs
         self.stamps = stamps        # a pcap read once: its packets carry their capture time
 
@@ -140,11 +146,11 @@ def plan_ports(opts, ports):
                 raise ControlError(f"port {p['name']} transmits packets but device '{dev}' has no "
                                    "tx_pcap (use --port {0}=net_pcap_{0},tx_pcap=FILE)".format(p["name"]))
             if "rx_pcap" in kv:
-                n = _count_pcap(kv["rx_pcap"])
+                counts = [_count_pcap(path) for path in _values(dev, "rx_pcap")]
                 if kv.get("infinite_rx") == "1":
-                    plan.preload = n
+                    plan.preload = sum(counts)
                 else:
-                    plan.expected, plan.stamps = n, True
+                    plan.expected, plan.stamps = counts, True
             if "tx_pcap" in kv:
                 out_dir = os.path.dirname(os.path.abspath(kv["tx_pcap"]))
                 if not os.path.isdir(out_dir):
@@ -161,8 +167,9 @@ def use_packet_time(opts, ports, plans):
 
 
 def pool_size(chain, n_ports, n_lcores, preload):
-    need = (n_ports * (RX_DESC + TX_DESC) + chain["n_rings"] * chain["ring_size"]
-            + chain["n_stages"] * (n_ports + chain["n_rings"] + 2) * chain["sink_cap"]
+    queues = sum(max(p["rx_queues"], 1) + max(len(p["tx_workers"]), 1) for p in chain["ports"])
+    need = (queues * max(RX_DESC, TX_DESC) + chain["n_rings"] * chain["ring_size"]
+            + len(chain["workers"]) * (n_ports + chain["n_rings"] + 2) * chain["sink_cap"]
             + n_lcores * POOL_CACHE * 2 + preload + 1024)
     size = 1
     while size - 1 < need:
@@ -175,34 +182,44 @@ def snapshot(native, chain, elapsed, tsc_overhead):
     raw = native.read_counters()
     ports = chain["ports"]
     port_index = {p["name"]: k for k, p in enumerate(ports)}
+    port_totals = [tuple(sum(c) for c in zip(*per)) for per in raw["ports"]]
     nodes = []
     total_to_drop = 0
     for i, nd in enumerate(chain["nodes"]):
-        out_counts, drop_counts, emitted, cycles, cycle_pkts = raw["nodes"][i]
+        per = raw["nodes"][i] or [([0] * len(nd["outputs"]), [0] * len(nd["reasons"]), 0, 0, 0)]
+        out_counts = [sum(c) for c in zip(*(w[0] for w in per))]
+        drop_counts = [sum(c) for c in zip(*(w[1] for w in per))]
+        emitted, cycles, cycle_pkts = (sum(w[k] for w in per) for k in (2, 3, 4))
         if nd["kind"] == "port-in":  # counted per burst by the port
-            outs = {port: raw["ports"][port_index[nd["port"]]][0] for port in nd["outputs"]}
+            outs = {port: port_totals[port_index[nd["port"]]][0] for port in nd["outputs"]}
         else:
             outs = dict(zip(nd["outputs"], out_counts))
         drops = dict(zip(nd["reasons"], drop_counts))
         total_to_drop += sum(outs[nd["outputs"][j]] for j in nd["drop_to"])
-        nodes.append({"id": nd["id"], "type": nd["type"], "core": chain["stage_cores"][nd["stage"]],
-                      "in": sum(outs.values()) + sum(drops.values()) - emitted, "out": outs,
-                      "drops": drops, "emitted": emitted,
-                      "cycles": max(0, cycles - tsc_overhead * cycle_pkts),
-                      "cycle_samples": cycle_pkts,
-                      "counters": raw["counters"].get(i, {})})
+        cores = chain["stages"][nd["stage"]]["cores"] if nd["stage"] is not None else [0]
+        entry = {"id": nd["id"], "type": nd["type"], "core": cores[0],
+                 "in": sum(outs.values()) + sum(drops.values()) - emitted, "out": outs,
+                 "drops": drops, "emitted": emitted,
+                 "cycles": max(0, cycles - tsc_overhead * cycle_pkts),
+                 "cycle_samples": cycle_pkts,
+                 "counters": raw["counters"].get(i, {})}
+        if len(cores) > 1 and nd["kind"] == "nf":  # a replicated stage: what each core did
+            entry["cores"] = cores
+            entry["per_core"] = [sum(w[0]) + sum(w[1]) - w[2] for w in per]
+        nodes.append(entry)
     for entry, nd in zip(nodes, chain["nodes"]):
         if nd["kind"] == "port-out":
-            rx, tx, tx_dropped = raw["ports"][port_index[nd["port"]]]
+            rx, tx, tx_dropped = port_totals[port_index[nd["port"]]]
             entry["in"] = tx + tx_dropped
         elif nd["kind"] == "drop":
             entry["in"] = total_to_drop
     return {
         "chain": chain["name"],
         "elapsed_s": round(elapsed, 6),
+        "tsc_hz": native.tsc_hz(),
         "nodes": nodes,
         "ports": [{"name": p["name"], "rx": rx, "tx": tx, "tx_dropped": txd}
-                  for p, (rx, tx, txd) in zip(ports, raw["ports"])],
+                  for p, (rx, tx, txd) in zip(ports, port_totals)],
         "rings": [{"index": r, "enqueued": enq, "dropped": dropped}
                   for r, (enq, dropped) in enumerate(raw["rings"])],
         "internal_drops": raw["internal_drops"],
@@ -237,7 +254,7 @@ def _report_loop(native, chain, opts, t0, busy_cpus, tsc_overhead):
             pass  # restricted by a cpuset: share the core, as before
     next_report = t0 + opts.stats_interval if opts.stats_interval else None
     prev, prev_t = snapshot(native, chain, 0.0, tsc_overhead), t0
-    while not native.all_stages_done():
+    while not native.all_workers_done():
         time.sleep(0.01)
         now = time.monotonic()
         if opts.duration and now - t0 >= opts.duration:
@@ -250,6 +267,28 @@ def _report_loop(native, chain, opts, t0, busy_cpus, tsc_overhead):
                 write_json(opts.stats_json, cur)
             prev, prev_t = cur, now
             next_report += opts.stats_interval
+
+
+def setup_port(native, prog, k, p, plan, packet_time):
+    """Open a port with a queue per replica that receives and per worker that sends."""
+    want_rx = p["rx_queues"] if p["rx"] else 0
+    if want_rx and plan.expected is not None and len(plan.expected) < want_rx:
+        print(f"{prog}: note: port {p['name']} reads {len(plan.expected)} pcap file(s) for "
+              f"{want_rx} receive queues: replicas past the first {len(plan.expected)} receive "
+              "nothing (give one rx_pcap per queue)", file=sys.stderr)
+        want_rx = len(plan.expected)
+    rss = p["rss"] or {"symmetric": False, "key": ""}
+    nrx, ntx, hf = native.setup_port(k, plan.device, p["name"], want_rx, len(p["tx_workers"]),
+                                     packet_time, bytes.fromhex(rss["key"]), rss["symmetric"],
+                                     RX_DESC, TX_DESC)
+    if nrx < want_rx:
+        print(f"{prog}: note: port {p['name']} has {nrx} receive queue(s) for {want_rx} "
+              f"replicas: the others receive nothing", file=sys.stderr)
+    elif nrx > 1 and not hf and not plan.device.startswith("net_pcap"):
+        print(f"{prog}: note: port {p['name']} does no RSS: its queues are filled by the device "
+              "as it chooses, so flows are not kept on one replica", file=sys.stderr)
+    expected = plan.expected if plan.expected is not None else [-1] * nrx
+    native.assign_queues(k, p["rx_workers"], expected[:nrx], p["tx_workers"], max(ntx, 1))
 
 
 def run_binary(argv, native):
@@ -271,27 +310,28 @@ def run_binary(argv, native):
     n_mbufs = 0
     try:
         lcores = native.lcores()
-        n_stages = chain["n_stages"]
-        if len(lcores) < n_stages:
+        n_cores = chain["n_cores"]
+        if len(lcores) < n_cores:
             raise ControlError(
-                f"this chain runs {n_stages} stages, one per lcore, but only {len(lcores)} "
-                f"lcore(s) were given; pass -l with {n_stages} cores (e.g. -l 0-{n_stages - 1})")
-        native.alloc_counters()
+                f"this chain runs {chain['n_stages']} stages on {n_cores} lcores, but only "
+                f"{len(lcores)} lcore(s) were given; pass -l with {n_cores} cores "
+                f"(e.g. -l 0-{n_cores - 1})")
+        native.alloc_workers([w["stage"] for w in chain["workers"]],
+                             [w["replica"] for w in chain["workers"]])
         n_mbufs = pool_size(chain, len(ports), len(lcores), sum(plan.preload for plan in plans))
         native.create_pool(n_mbufs, POOL_CACHE)
         native.create_rings()
         packet_time = use_packet_time(opts, ports, plans)
         native.clock_setup(time.time_ns(), packet_time)
         for k, (p, plan) in enumerate(zip(ports, plans)):
-            native.setup_port(k, plan.device, p["name"], p["rx"], p["tx"], packet_time,
-                              plan.expected if p["rx"] else 0, RX_DESC, TX_DESC)
+            setup_port(native, prog, k, p, plan, packet_time)
             started.append(k)
         native.init_nfs(opts.chain_dir)
         tsc_overhead = native.measure_tsc_overhead()
         native.set_max_packets(opts.max_packets)
-        if len(lcores) > n_stages:
-            print(f"{prog}: note: {len(lcores) - n_stages} lcore(s) left idle "
-                  f"(the chain has {n_stages} stage(s))", file=sys.stderr)
+        if len(lcores) > n_cores:
+            print(f"{prog}: note: {len(lcores) - n_cores} lcore(s) left idle "
+                  f"(the chain's plan uses {n_cores})", file=sys.stderr)
     except (ControlError, native.StartupError, MemoryError) as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)
         exit_code = 1
@@ -300,9 +340,9 @@ def run_binary(argv, native):
         native.install_signal_handlers()
         t0 = time.monotonic()
         reporter = threading.Thread(target=_report_loop, daemon=True,
-                                    args=(native, chain, opts, t0, lcores[:n_stages], tsc_overhead))
+                                    args=(native, chain, opts, t0, lcores[:n_cores], tsc_overhead))
         reporter.start()
-        native.run_stages(lcores[:n_stages])
+        native.run_cores(lcores[:n_cores])
         reporter.join()
         elapsed = time.monotonic() - t0
         try:

@@ -60,7 +60,15 @@ cdef extern from "rte_ring.h" nogil:
     unsigned rte_ring_dequeue_burst(rte_ring* r, void** obj_table, unsigned n,
                                     unsigned* available)
     unsigned rte_ring_count(const rte_ring* r)
+    unsigned rte_ring_free_count(const rte_ring* r)
     int rte_ring_empty(const rte_ring* r)
+
+cdef extern from "rte_spinlock.h" nogil:
+    ctypedef struct rte_spinlock_t:
+        pass
+    void rte_spinlock_init(rte_spinlock_t* sl)
+    void rte_spinlock_lock(rte_spinlock_t* sl)
+    void rte_spinlock_unlock(rte_spinlock_t* sl)
 
 cdef extern from "rte_cycles.h" nogil:
     uint64_t rte_rdtsc()
@@ -186,6 +194,9 @@ cdef extern from "chainc_rt.h" nogil:
     uint64_t chainc_now_ns(const rte_mbuf* m)
     uint64_t chainc_tsc_now_ns()
     void chainc_clock_setup(uint64_t epoch_now_ns, int use_packet_time)
+    # RSS over a replicated stage's receive queues (see chainc_rt.h).
+    uint64_t chainc_rss_conf(rte_eth_conf* conf, const rte_eth_dev_info* info, uint8_t* key,
+                             int symmetric)
 
     # A second packet an NF sends out besides the one it returns (Tee, Sampler):
     # the NF sets `m` to the new mbuf and `out` to its output index.

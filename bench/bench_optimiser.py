@@ -1,0 +1,216 @@
+"""Benchmark the optimiser: scaling with replicas, predictions against measurements,
+and the gain of each pass.
+
+    python3 bench/bench_optimiser.py [--seconds 2] [--rounds 3] [--only scaling,predict,passes]
+    python3 bench/bench_optimiser.py --calibrate     the framework costs of the cost model
+
+Every run replays a capture forever (net_pcap infinite_rx) into net_null
+for --seconds, and measures packets received per second. Cells compared
+with each other run in alternating rounds, so a slow drift of the machine
+hits them alike; medians are reported.
+
+scaling   examples/stateful_firewall.chain (ConnTrack: per-flow state, symmetric
+          RSS) on 1 core and replicated on 2 cores, over the sample capture.
+predict   every example chain that builds natively: the plan's predicted Mpps
+          (from the NFs' hints, and from a profile measured on one core) next to
+          the measured Mpps, on 1 core and on the default cores.
+passes    the same chain with and without fusion, classification merging,
+          parse-once and dead-NF elimination, on one core; where a pass changes
+          nothing in an example, a small chain of bench/chains/ shows it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+from bench import harness  # noqa: E402
+from chainc.backends.dpdk import build as dpdk_build  # noqa: E402
+from chainc.backends.dpdk import runner  # noqa: E402
+from chainc.backends.dpdk.codegen import CodegenError  # noqa: E402
+from chainc.driver import load_chain  # noqa: E402
+from chainc.ir.graph import NodeKind  # noqa: E402
+from chainc.passes import PlanOptions, default_cores, optimise  # noqa: E402
+from chainc.passes.profile import from_stats  # noqa: E402
+
+EXAMPLES = HERE.parent / "examples"
+SAMPLE = EXAMPLES / "traffic" / "sample.pcap"
+PASS_CHAINS = {"merge-classifiers": HERE / "chains" / "nested.chain",
+               "parse-once": HERE / "chains" / "l2.chain"}
+
+
+@dataclass
+class Cell:
+    name: str
+    graph: object
+    plan: object
+    binary: Path
+    inputs: dict[str, str]
+
+
+def make_cell(name: str, path: Path, cores: tuple[int, ...], disabled: frozenset[str] = frozenset(),
+              profile=None) -> Cell:
+    graph = load_chain(str(path)).graph
+    plan = optimise(graph, PlanOptions(cores, profile, disabled))
+    binary = dpdk_build.build(graph, plan=plan).binary
+    receiving = [n.port for n in graph.nodes(NodeKind.PORT_IN)]
+    return Cell(name, graph, plan, binary, {p: str(SAMPLE) for p in receiving})
+
+
+def run_cell(cell: Cell, seconds: float, tmp: Path) -> tuple[float, dict]:
+    stats_path = tmp / "stats.json"
+    devices = {p: f"net_null_{p}" for p in cell.graph.ports() if p not in cell.inputs}
+    opts = runner.RunOptions(inputs=cell.inputs, devices=devices, infinite=True, duration=seconds,
+                             stats_json=str(stats_path), quiet=True, cpus=cell.plan.used_cpus)
+    proc = runner.run(cell.binary, cell.graph, opts, capture=True, plan=cell.plan)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{cell.name}: run failed ({proc.returncode}):\n{proc.stderr[-2000:]}")
+    stats = json.loads(stats_path.read_text())
+    return sum(p["rx"] for p in stats["ports"]) / stats["elapsed_s"] / 1e6, stats
+
+
+def alternate(cells: list[Cell], rounds: int, seconds: float, tmp: Path) -> dict[str, list[float]]:
+    out: dict[str, list[float]] = {c.name: [] for c in cells}
+    for _ in range(rounds):
+        for c in cells:
+            out[c.name].append(run_cell(c, seconds, tmp)[0])
+    return out
+
+
+def native_examples() -> list[Path]:
+    found = []
+    for path in sorted(EXAMPLES.glob("*.chain")):
+        graph = load_chain(str(path)).graph
+        if all(n.spec is not None and n.spec.native is not None for n in graph.nodes(NodeKind.NF)):
+            found.append(path)
+    return found
+
+
+def scaling(args, tmp: Path) -> None:
+    chain = EXAMPLES / "stateful_firewall.chain"
+    cells = [make_cell("1 core", chain, (args.cores[0],)), make_cell("2 cores", chain, args.cores[:2])]
+    mpps = alternate(cells, args.rounds, args.seconds, tmp)
+    one, two = statistics.median(mpps["1 core"]), statistics.median(mpps["2 cores"])
+    print(f"\nscaling: {chain.name} (ConnTrack, per-flow state), "
+          f"plan on 2 cores: {[st.cores for st in cells[1].plan.stages]}")
+    harness.print_table(["plan", "Mpps", "runs", "x/1 core"],
+                        [["1 core", one, " ".join(f"{v:.2f}" for v in mpps["1 core"]), 1.0],
+                         ["2 cores replicated", two, " ".join(f"{v:.2f}" for v in mpps["2 cores"]),
+                          two / one if one else 0.0]],
+                        f"(medians of {args.rounds} alternating runs of {args.seconds:g} s; target 1.8x)")
+
+
+def predict(args, tmp: Path) -> None:
+    rows = []
+    for path in native_examples():
+        try:
+            one = make_cell("1", path, (args.cores[-1],))
+        except CodegenError as exc:
+            print(f"  {path.name}: skipped: {exc}", file=sys.stderr)
+            continue
+        base_mpps, base_stats = run_cell(one, args.seconds, tmp)
+        profile = from_stats(base_stats)
+        many = make_cell("n", path, args.cores)
+        profiled = optimise(many.graph, PlanOptions(args.cores, profile))
+        measured = statistics.median(alternate([one, many], args.rounds, args.seconds, tmp)["n"])
+        rows.append([path.stem, len(many.plan.used_cpus), many.plan.predicted_mpps,
+                     profiled.predicted_mpps, measured,
+                     many.plan.predicted_mpps / measured, profiled.predicted_mpps / measured])
+        one_hint = one.plan.predicted_mpps
+        rows.append([path.stem, 1, one_hint, profile.mpps, base_mpps, one_hint / base_mpps, 1.0])
+    print("\npredict: the plan's prediction next to the measurement")
+    harness.print_table(["chain", "cores", "hints Mpps", "profile Mpps", "measured Mpps",
+                         "hints/measured", "profile/measured"], rows,
+                        "(the profile is measured on one core in this run; on one core it predicts "
+                        "that measurement by construction)")
+
+
+def passes(args, tmp: Path) -> None:
+    rows = []
+    core = (args.cores[-1],)
+    checks = [(p, "fuse-stages") for p in native_examples()]
+    checks += [(p, "eliminate-dead-nfs") for p in native_examples()]
+    checks += [(p, "parse-once") for p in native_examples()] + [(PASS_CHAINS["parse-once"], "parse-once")]
+    checks += [(p, "merge-classifiers") for p in native_examples()]
+    checks += [(PASS_CHAINS["merge-classifiers"], "merge-classifiers")]
+    for path, name in checks:
+        graph = load_chain(str(path)).graph
+        with_it = optimise(graph, PlanOptions(core))
+        without = optimise(graph, PlanOptions(core, disabled=frozenset({name})))
+        if _same(with_it, without):
+            continue  # the pass changes nothing in this chain
+        try:
+            cells = [make_cell("with", path, core), make_cell("without", path, core, frozenset({name}))]
+        except CodegenError as exc:
+            print(f"  {path.name}: skipped: {exc}", file=sys.stderr)
+            continue
+        mpps = alternate(cells, args.rounds, args.seconds, tmp)
+        w, wo = statistics.median(mpps["with"]), statistics.median(mpps["without"])
+        rows.append([name, path.stem, w, wo, w / wo if wo else 0.0])
+    print("\npasses: one core, each pass on and off (only chains it changes)")
+    harness.print_table(["pass", "chain", "with Mpps", "without Mpps", "with/without"], rows,
+                        f"(medians of {args.rounds} alternating runs of {args.seconds:g} s)")
+
+
+def _same(a, b) -> bool:
+    return ([s.nodes for s in a.stages] == [s.nodes for s in b.stages]
+            and a.parse_depth == b.parse_depth and len(a.rings) == len(b.rings)
+            and sorted(a.graph.g.nodes) == sorted(b.graph.g.nodes))
+
+
+def calibrate(args, tmp: Path) -> None:
+    """Cycles per packet of minimal chains: what the framework costs are fitted to."""
+    chains = {
+        "forward (rx -> tx)": harness.FORWARD_CHAIN,
+        "Counter (no parse)": HERE / "chains" / "counter.chain",
+        "Counter, MacSwap (L2)": PASS_CHAINS["parse-once"],
+    }
+    cells = [make_cell(name, path, (args.cores[-1],)) for name, path in chains.items()]
+    for c in cells:
+        c.inputs = {p: str(SAMPLE) for p in c.inputs}
+    mpps = alternate(cells, args.rounds, args.seconds, tmp)
+    rows = []
+    for c in cells:
+        stats = run_cell(c, args.seconds, tmp)[1]
+        hz = stats["tsc_hz"]
+        m = statistics.median(mpps[c.name])
+        nf = sum(n["cycles"] / n["cycle_samples"] * n["in"] for n in stats["nodes"]
+                 if n.get("cycle_samples")) / max(1, sum(p["rx"] for p in stats["ports"]))
+        rows.append([c.name, m, hz / (m * 1e6), nf, c.plan.stages[0].cycles])
+    harness.print_table(["chain", "Mpps", "cycles/pkt", "NF cycles/pkt", "model cycles/pkt"], rows,
+                        "(cycles at the TSC rate; the model's framework constants are in "
+                        "chainc/passes/cost.py)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--seconds", type=float, default=2.0, help="length of one run")
+    ap.add_argument("--rounds", type=int, default=3, help="alternating rounds per cell")
+    ap.add_argument("--only", default="scaling,predict,passes", help="comma-separated parts to run")
+    ap.add_argument("--calibrate", action="store_true", help="measure the framework costs instead")
+    args = ap.parse_args(argv)
+    args.cores = default_cores()
+    if len(args.cores) < 2:
+        print("this benchmark needs two cores", file=sys.stderr)
+        return 1
+    with tempfile.TemporaryDirectory(prefix="chainc-bench-opt-") as d:
+        tmp = Path(d)
+        if args.calibrate:
+            calibrate(args, tmp)
+            return 0
+        parts = {"scaling": scaling, "predict": predict, "passes": passes}
+        for name in args.only.split(","):
+            parts[name.strip()](args, tmp)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
