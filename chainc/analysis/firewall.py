@@ -60,8 +60,10 @@ def action_of(rule: Any) -> Action:
     return (rule.action, rule.port if rule.action == "output" else "")
 
 
+# The Firewall's ACL compiler asks for the same rules' sets just before the checks do.
+@functools.lru_cache(maxsize=1 << 15)
 def rule_space(rule: Any, fmt: str) -> Space:
-    """The frames a parsed rule (rules.Rule) matches."""
+    """The frames a parsed rule (rules.Rule) matches; shared, never to be changed."""
     if fmt != "classbench":
         return to_dnf(rule.match)
     fam = IPV4 if rule.src.version == 4 else IPV6
@@ -247,9 +249,12 @@ def report_rules(node: "NfNode", text: str, rules: Sequence[Any], tests: Sequenc
                 notes = (Note(f"e.g. {example} would be {does(then)} here", line_span(w.other)),
                          named)
             else:
+                # The note naming the rule file comes first: it orders the warnings of a
+                # rule file by line, and before their summary.
                 at = node.param_spans.get("default")
-                notes = (Note(f"e.g. {example} would be {does(then)} by the default action",
-                              at or named.span),) + ((named,) if at else ())
+                notes = ((named,) if at else ()) + (
+                    Note(f"e.g. {example} would be {does(then)} by the default action",
+                         at or named.span),)
             reporter.warning(f"this rule is redundant: without it, every packet it decides "
                              f"would still be {does(actions[w.rule])}",
                              here, notes=notes, hint="remove it")
