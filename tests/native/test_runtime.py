@@ -77,9 +77,11 @@ def test_duration_stops_an_endless_replay(tmp_path, native, build_cache):
     assert run.stats["mempool"]["in_use"] == 0
 
 
+@pytest.mark.parametrize("text", [PASS, TWO_CORES], ids=["one-core", "two-cores"])
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
-def test_signal_stops_cleanly(tmp_path, build_cache, sig):
-    graph = chain_from_text(tmp_path, PASS, "sig")
+def test_signal_stops_cleanly(tmp_path, build_cache, sig, text):
+    # Two cores: packets in the ring between the stages still reach the output.
+    graph = chain_from_text(tmp_path, text, "sig" if text == PASS else "two")
     binary = dpdk_build.build(graph, cache_dir=build_cache).binary
     pcap_in = write_frames(tmp_path / "in.pcap", mixed_frames(200))
     out, stats = tmp_path / "lan.pcap", tmp_path / "stats.json"
@@ -107,6 +109,32 @@ def test_signal_stops_cleanly(tmp_path, build_cache, sig):
     written = read_frames(out)  # the pcap is complete and readable
     assert len(written) == report["ports"][1]["tx"] > 0
     assert report["mempool"]["in_use"] == 0
+
+
+def test_a_tx_queue_that_stays_full_drops_and_counts(tmp_path, build_cache):
+    """A net_ring port nobody reads takes 1023 packets, then stays full: the rest are
+    dropped and counted, freed at once, and the run ends as usual."""
+    graph = chain_from_text(tmp_path, PASS, "sig")
+    binary = dpdk_build.build(graph, cache_dir=build_cache).binary
+    frames = mixed_frames(3000)
+    stats = tmp_path / "stats.json"
+    opts = runner.RunOptions(inputs={"wan": str(write_frames(tmp_path / "in.pcap", frames))},
+                             stats_json=str(stats), quiet=True)
+    prefix = f"chainc-test-{os.getpid()}-txfull"
+    cmd = runner.command(binary, graph, opts, prefix) + ["--port", "lan=net_ring_lan"]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    finally:
+        for d in runner.runtime_dirs(prefix):
+            subprocess.run(["rm", "-rf", str(d)])
+    report = json.loads(stats.read_text())
+    wan, lan = report["ports"]
+    assert wan["rx"] == len(frames)
+    assert lan["tx"] == 1023 and lan["tx_dropped"] == len(frames) - 1023
+    # Only the packets the ring still holds are out of the pool (the binary says so
+    # and exits 3); every dropped one was freed.
+    assert report["mempool"]["in_use"] == lan["tx"], proc.stderr
+    assert "1023 mbuf(s) still in use" in proc.stderr
 
 
 def test_missing_input_file_is_a_clear_error(tmp_path, build_cache):
