@@ -74,6 +74,7 @@ SPEC = NfSpec(
     reads=("eth.type", "ip.src", "ip.dst", "ip.proto", "l4.sport", "l4.dport"),
     writes=(),
     cycles=60,
+    side_effects=True,  # its color counters are observable
     drop_reasons=("exceeded",),
     description=(
         "Theory of operation. A token bucket of depth `burst` fills at `rate` (bytes of "
