@@ -263,8 +263,8 @@ def _report_loop(native, chain, opts, t0, busy_cpus, tsc_overhead):
             cur = snapshot(native, chain, now - t0, tsc_overhead)
             print(render_table(cur, rates=_rates(prev, cur, now - prev_t)), flush=True)
             print(flush=True)
-            if opts.stats_json:
-                write_json(opts.stats_json, cur)
+            if opts.stats_json:  # with the pool's in-use count, so a soak run can watch it
+                write_json(opts.stats_json, dict(cur, mempool={"in_use": native.pool_in_use()}))
             prev, prev_t = cur, now
             next_report += opts.stats_interval
 
