@@ -15,6 +15,10 @@ An NF's packets in = sum(out) + sum(drops) - emitted, where `emitted` counts
 the packets it made itself (a Tee's copies), which leave through `out` too.
      "ports": [{"name", "rx", "tx", "tx_dropped"}],
      "mempool": {"size", "in_use"}, "tsc_hz"}  # native only
+
+The native binary's interval reports (`--stats-interval` with `--stats-json`)
+carry the pool's current count as "mempool": {"in_use"}; the final report,
+the count at exit and the pool's size.
 """
 
 
