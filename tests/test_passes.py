@@ -8,7 +8,6 @@ import pytest
 
 from chainc.diagnostics import CompileError
 from chainc.driver import load_text
-from chainc.ir.graph import NodeKind
 from chainc.nfs.registry import Registry
 from chainc.passes import Depth, PlanOptions, optimise, parse_cores
 from chainc.passes.pipeline import check_disabled
@@ -412,3 +411,32 @@ def test_a_broken_profile_is_a_clear_error(tmp_path):
         load(str(bad))
     with pytest.raises(ProfileError, match="cannot read profile"):
         load(str(tmp_path / "missing"))
+
+
+# ---------------------------------------------------------------- what the backend generates from a plan
+
+
+def test_generated_code_names_the_source_line_of_every_nf_call(registry):
+    from chainc.backends.dpdk.build import collect_sources
+
+    graph = example(registry, "quickstart")
+    pyx = collect_sources(graph, plan_of(graph, range(2)))["chain.pyx"]
+    calls = [line for line in pyx.splitlines() if line.strip().startswith("r = n") or "_process(" in line
+             and line.strip().startswith("r = ")]
+    assert calls and all(line.rstrip().endswith(("quickstart.chain:13", "quickstart.chain:20",
+                                                 "quickstart.chain:21")) for line in calls)
+    assert "r = n1_process(NULL, m, meta, inp)  # quickstart.chain:13" in pyx
+
+
+def test_each_replica_has_its_own_state_and_its_own_object_names(registry):
+    from chainc.backends.dpdk.build import collect_sources
+
+    graph = example(registry, "acl_gateway")
+    plan = plan_of(graph, range(2))
+    assert plan.stages[0].replicas == 2
+    pyx = collect_sources(graph, plan)["chain.pyx"]
+    assert "cdef firewall_state n1_st[2]" in pyx
+    assert "n1_init(&n1_st[0])" in pyx and "n1_r1_init(&n1_st[1])" in pyx
+    assert 'b"chainc_fw_n1"' in pyx and 'b"chainc_fw_n1_r1"' in pyx  # distinct DPDK names
+    assert "r = n1_process(&n1_st[w.replica], m, meta, inp)" in pyx
+    assert "n1_st[0].matched + n1_st[1].matched" in pyx  # counters added up

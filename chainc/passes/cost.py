@@ -16,7 +16,6 @@ packets to each, and several receiving ports to share the input equally.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 
 from chainc.ir.graph import ChainGraph, Edge, NfNode, NodeKind
@@ -151,6 +150,3 @@ class CostModel:
         if model > 0:
             self.scale = self.profile.overhead_cycles / model
 
-
-def cpu_count() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)

@@ -252,6 +252,10 @@ class FuseStages:
                 continue
             replicas, must = n.replicas, max(must or 0, search.pos[n.id])
         everything = search.candidates(n_cores, replicas, must, allow)
+        if not everything:  # no cut of a long chain keeps the hinted NF replicated
+            plan.warn(self.name, f"@replicas({replicas}) is not honoured: no stage boundary the "
+                                 "search tries keeps it in the replicated stage")
+            everything = search.candidates(n_cores, None, None, allow)
         chosen = Search.best(everything)
         for k, segment in enumerate(chosen.segments):
             ids = [search.units[i].id for i in segment]

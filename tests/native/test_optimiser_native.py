@@ -133,3 +133,29 @@ def test_headers_parsed_only_to_ip_give_the_packets_of_sim(build_cache, tmp_path
     sim = simulate(graph, frames, Registry.load()).outputs
     for port, path in outputs.items():
         assert [x.data for x in read_pcap(path)] == sim.get(port, []), port
+
+
+def test_profile_then_plan_with_it_from_the_command_line(tmp_path, build_cache):
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, CHAINC_CACHE=str(build_cache))
+    quickstart = EXAMPLES / "quickstart.chain"
+    out = tmp_path / "qs.profile"
+
+    def chainc(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "chainc", *args], capture_output=True,
+                              text=True, env=env, timeout=600)
+
+    made = chainc("profile", str(quickstart), "--in", f"wan={EXAMPLES / 'traffic' / 'sample.pcap'}",
+                  "-o", str(out), "--seconds", "0.5")
+    assert made.returncode == 0, made.stderr
+    profile = json.loads(out.read_text())
+    assert profile["packets"] > 0 and profile["tsc_hz"] > 0
+    assert set(profile["nodes"]) == {"cls", "Counter#1", "MacSwap#1", "Counter#2"}
+    shares = {k: v["in"] / profile["packets"] for k, v in profile["nodes"].items()}
+    assert shares["cls"] == 1.0 and 0.2 < shares["Counter#1"] < 0.5  # the capture's web share
+    planned = chainc("plan", str(quickstart), "--cores", "0", "--profile", str(out))
+    assert planned.returncode == 0, planned.stderr
+    assert f"cost from the profile {out}" in planned.stdout
