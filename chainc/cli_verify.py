@@ -97,9 +97,9 @@ def verify(ctx: click.Context, file: str, inputs: tuple[str, ...], repro_dir: st
     graph, registry = _load(ctx, file, nf_path)
     try:
         frames = load_inputs(graph, _pairs(ctx, inputs, "--in"))
-        binary = _build(graph, None, sanitize=sanitize).binary
         with tempfile.TemporaryDirectory(prefix="chainc-verify-") as work:
-            verifier = Verifier(graph, registry, binary, Path(work), timeout=timeout)
+            verifier = Verifier(graph, registry, None, Path(work), timeout=timeout)
+            verifier.binary = _build(graph, None, sanitize=sanitize).binary
             report = verifier.verify(frames, Path(repro_dir), graph.name)
     except (BuildError, runner.RunError, VerifyError, PcapError) as exc:
         _fail(ctx, str(exc))

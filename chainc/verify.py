@@ -122,8 +122,10 @@ def path_of(graph: ChainGraph, stats: dict[str, Any]) -> str:
 class Verifier:
     """Runs one chain's binary and its simulation over input frames and compares them."""
 
-    def __init__(self, graph: ChainGraph, registry: "Registry", binary: Path, workdir: Path,
+    def __init__(self, graph: ChainGraph, registry: "Registry", binary: Path | None, workdir: Path,
                  timeout: float = 120.0):
+        """Raises VerifyError for a chain whose input is received on several cores (the
+        binary may then be given later, so a chain is refused before it is built)."""
         from chainc.backends.dpdk.model import build_model
 
         self.graph, self.registry, self.binary = graph, registry, binary
@@ -131,11 +133,11 @@ class Verifier:
         self.in_ports = input_ports(graph)
         self.out_ports = sorted({n.port for n in graph.nodes(NodeKind.PORT_OUT)})
         model = build_model(graph)
-        receiving = [s.index for s in model.stages if s.rx_ports]
-        if len(receiving) > 1:
-            raise VerifyError("verify needs every input port on one core, but the input ports "
-                              "receive on several; drop the @core hints that split them")
-        self.ordered = len(model.stages) == 1
+        if sum(s.replicas for s in model.stages if s.rx_ports) > 1:
+            raise VerifyError("verify needs every input port received on one core, but this "
+                              "chain receives on several; drop the @core or @replicas hints "
+                              "that spread its input")
+        self.ordered = len(model.stages) == 1 and model.stages[0].replicas == 1
         self.runs = 0
 
     # -- the two engines -------------------------------------------------------------------

@@ -95,3 +95,11 @@ def test_bad_inputs_are_clear_errors(tmp_path, build_cache):
                   cache=build_cache)
     assert proc.returncode == 1 and "no input port 'nope'" in proc.stderr
     assert "Traceback" not in proc.stderr
+    # Inputs received on two cores have no one order: refused before anything is built.
+    sample = EXAMPLES / "traffic" / "malformed.pcap"
+    (tmp_path / "two.chain").write_text(
+        f'port a = pcap("{sample}")\nport b = pcap("{sample}")\nport x = pcap(out: "x.pcap")\n'
+        "a -> Counter() -> x\nb -> Counter() @core(1) -> x\n")
+    proc = chainc("verify", str(tmp_path / "two.chain"), cache=tmp_path / "no-cache")
+    assert proc.returncode == 1 and "received on one core" in proc.stderr
+    assert not (tmp_path / "no-cache").exists()
