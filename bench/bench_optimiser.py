@@ -185,7 +185,7 @@ def calibrate(args, tmp: Path) -> None:
         nf = sum(n["cycles"] / n["cycle_samples"] * n["in"] for n in stats["nodes"]
                  if n.get("cycle_samples")) / max(1, sum(p["rx"] for p in stats["ports"]))
         rows.append([c.name, m, hz / (m * 1e6), nf, c.plan.stages[0].cycles])
-    harness.print_table(["chain", "Mpps", "cycles/pkt", "NF cycles/pkt", "model cycles/pkt"], rows,
+    harness.print_table(["chain", "Mpps", "cycles per pkt", "NF cycles per pkt", "model cycles per pkt"], rows,
                         "(cycles at the TSC rate; the model's framework constants are in "
                         "chainc/passes/cost.py)")
 
