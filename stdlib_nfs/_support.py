@@ -55,6 +55,13 @@ def check_int_range(node: "NfNode", name: str, lo: int, hi: int, reporter: "Repo
         reporter.error(f"'{name}' must be between {lo} and {hi}, got {value}", param_span(node, name))
 
 
+def check_snaplen(node: "NfNode", reporter: "Reporter") -> None:
+    """`snaplen` of an NF that copies packets: 0 (the whole packet) or a length."""
+    snap = node.params.get("snaplen")
+    if isinstance(snap, int) and snap < 0:
+        reporter.error("'snaplen' must be 0 (whole packet) or positive", param_span(node, "snaplen"))
+
+
 def check_positive(node: "NfNode", names: tuple[str, ...], reporter: "Reporter") -> None:
     """Durations, sizes and counts that must be greater than zero."""
     for name in names:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from chainc.nfs.spec import NativeBody, NfSpec, ParamSpec, StateKind
-from chainc.stdlib_nfs._support import param_span
+from chainc.stdlib_nfs._support import check_snaplen, param_span
 from chainc.values import FLOAT, INT
 
 
@@ -17,9 +17,7 @@ def validate(node, reporter):
         reporter.error("'every' must be at least 1", param_span(node, "every"))
     if isinstance(prob, float) and not 0.0 < prob <= 1.0:
         reporter.error("'probability' must be in (0, 1]", param_span(node, "probability"))
-    snap = node.params.get("snaplen")
-    if isinstance(snap, int) and snap < 0:
-        reporter.error("'snaplen' must be 0 (whole packet) or positive", param_span(node, "snaplen"))
+    check_snaplen(node, reporter)
 
 
 SPEC = NfSpec(

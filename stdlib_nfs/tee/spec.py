@@ -3,14 +3,8 @@
 from __future__ import annotations
 
 from chainc.nfs.spec import NativeBody, NfSpec, ParamSpec, StateKind
-from chainc.stdlib_nfs._support import param_span
+from chainc.stdlib_nfs._support import check_snaplen
 from chainc.values import INT
-
-
-def validate(node, reporter):
-    snap = node.params.get("snaplen")
-    if isinstance(snap, int) and snap < 0:
-        reporter.error("'snaplen' must be 0 (whole packet) or positive", param_span(node, "snaplen"))
 
 
 SPEC = NfSpec(
@@ -37,7 +31,7 @@ SPEC = NfSpec(
         "original is never held back. `copied` counts the copies made."
     ),
     example="nf t = Tee()\nwan -> t -> lan\nt.copy -> monitor",
-    validate=validate,
+    validate=check_snaplen,
     native=NativeBody(
         process="tee_process",
         state="tee_state",
