@@ -38,7 +38,8 @@ def test_example_runs_natively_like_sim(path, native):
     assert in_files, f"{path.name} declares no input pcap"
     inputs = {port: Path(f) for port, f in in_files.items()}
     run = native(graph, inputs, sorted(out_files))
-    frames = {port: [p.data for p in read_pcap(str(f))] for port, f in inputs.items()}
+    # With capture times: the binary's NFs see them too (its packet clock).
+    frames = {port: [(p.ts_ns, p.data) for p in read_pcap(str(f))] for port, f in inputs.items()}
     sim = simulate(graph, frames, Registry.load())
     for port in sorted(out_files):
         got = read_frames(run.outputs[port])
