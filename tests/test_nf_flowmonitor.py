@@ -7,10 +7,13 @@ from __future__ import annotations
 import csv
 import json
 
+import pytest
+
 from scapy.layers.inet import IP
 from scapy.layers.l2 import ARP, Ether
 
 from chainc.packet import Packet
+from chainc.sim import SimError
 from chainc.stdlib_nfs._support import dur
 from ct_traffic import ETH, SECOND, Script, Tcp, ping, udp
 from nfhelpers import make_node, reference, validate
@@ -149,6 +152,12 @@ def test_heavy_hitters_count_whole_flows(tmp_path, capsys):
                    "rank           bytes     packets  flow",
                    "   1           6,168           6  udp 10.1.0.1:1000 -> 192.0.2.1:2000",
                    "   2           3,028           1  udp 10.1.0.2:1000 -> 192.0.2.1:2000"]
+
+
+def test_an_export_file_that_cannot_be_opened_is_a_clear_error(tmp_path):
+    (tmp_path / "file").write_text("")
+    with pytest.raises(SimError, match="cannot open the export file"):
+        run(tmp_path, Script(), export=str(tmp_path / "file" / "flows.jsonl"))
 
 
 def test_validation():

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from chainc.nfs.reference import ReferenceNf
 from chainc.packet import META_CT_EV_RETRANS, META_L3_IPV4, META_L3_IPV6, META_L4_OK, Packet
+from chainc.sim import SimError
 
 from .records import Record, csv_header, format_record, top_table
 
@@ -43,8 +44,12 @@ class Reference(ReferenceNf):
         self.finals: list[tuple[int, int, Record]] = []  # (-total bytes, order, record) of ended flows
         self.order = 0
         self.counters = {"flows": 0, "exported": 0, "untracked": 0, "not_ip": 0, "export_lost": 0}
-        os.makedirs(os.path.dirname(os.path.abspath(p["export"])), exist_ok=True)
-        self.out = open(p["export"], "w", encoding="ascii", newline="")
+        try:
+            os.makedirs(os.path.dirname(os.path.abspath(p["export"])), exist_ok=True)
+            self.out = open(p["export"], "w", encoding="ascii", newline="")
+        except OSError as exc:
+            raise SimError(f"FlowMonitor '{node.id}': cannot open the export file {p['export']}: "
+                           f"{exc.strerror}") from None
         if self.csv:
             self.out.write(csv_header())
 
@@ -55,7 +60,11 @@ class Reference(ReferenceNf):
         if flow.packets:
             rec = Record(flow.key, flow.first, flow.last, flow.packets, flow.bytes, flow.flags,
                          flow.retrans, reason)
-            self.out.write(format_record(rec, self.csv))
+            try:
+                self.out.write(format_record(rec, self.csv))
+            except OSError as exc:
+                raise SimError(f"FlowMonitor '{self.node.id}': cannot write the export file "
+                               f"{self.params['export']}: {exc.strerror}") from None
             self.counters["exported"] += 1
             self.recording.pop(flow.key, None)
             flow.first, flow.packets, flow.bytes, flow.flags, flow.retrans = 0, 0, 0, 0, 0
@@ -136,7 +145,11 @@ class Reference(ReferenceNf):
     def finish(self) -> None:
         for flow in list(self.flows.values()):
             self._export(flow, "exit", final=True)
-        self.out.close()
+        try:
+            self.out.close()
+        except OSError as exc:
+            raise SimError(f"FlowMonitor '{self.node.id}': cannot write the export file "
+                           f"{self.params['export']}: {exc.strerror}") from None
         if self.top:
             best = [rec for _, _, rec in sorted(self.finals)[:self.top]]
             print(top_table(self.node.id, self.top, best), end="")

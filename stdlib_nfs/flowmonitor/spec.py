@@ -39,7 +39,10 @@ import os
 
 cdef int {sym}_init(flowmonitor_state* st) except -1:
     path = chain_path({path})
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    try:
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    except OSError as exc:
+        raise StartupError({who} + ": cannot open the export file " + path + ": " + str(exc.strerror))
     cdef int err = flowmonitor_setup(st, b"flowmon_{sym}", {p["table_size"]}u, {EXPORT_QUEUE}u,
                                      {p["top"]}u, {int(p["format"] == "csv")},
                                      {p["idle_timeout"].nanoseconds}ULL,

@@ -71,7 +71,8 @@ def runs(tmp_path_factory, build_cache):
         sim = simulate(graph, {"wan": frames}, Registry.load())
     simulated = {name: (where / name).read_bytes() for name in EXPORTS}
     return dict(native=native, sim=simulated, stats=stats, sim_result=sim, lan=lan, frames=frames,
-                stdout=proc.stdout, sim_stdout=printed.getvalue(), c_source=result.c_source)
+                stdout=proc.stdout, sim_stdout=printed.getvalue(), c_source=result.c_source,
+                binary=result.binary, graph=graph, where=where)
 
 
 def test_export_files_equal_sim_byte_for_byte(runs):
@@ -98,6 +99,21 @@ def test_records_cover_every_reason_and_the_retransmissions(runs):
     assert rows[0].startswith("start_ns,end_ns,src,dst") and len(rows) > 50
     small = next(n for n in runs["stats"]["nodes"] if n["id"] == "small")
     assert small["counters"]["untracked"] > 0 and small["counters"]["export_lost"] == 0
+
+
+def test_an_export_file_that_cannot_be_opened_stops_the_binary_cleanly(runs, tmp_path):
+    import subprocess
+
+    from chainc.backends.dpdk import runner
+
+    (tmp_path / "blocker").write_text("")  # the export's directory would have to be this file
+    opts = runner.RunOptions(quiet=True)
+    cmd = runner.command(runs["binary"], runs["graph"], opts, f"chainc-fm-{tmp_path.name}")
+    cmd = [str(tmp_path / "blocker") if arg == str(runs["where"]) else arg for arg in cmd]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1, proc.stderr
+    assert "FlowMonitor 'fm': cannot open the export file" in proc.stderr
+    assert "Traceback" not in proc.stderr
 
 
 def test_packet_path_calls_no_python_api(runs):
