@@ -1,9 +1,10 @@
 """Sanitized builds: AddressSanitizer and UndefinedBehaviorSanitizer over the whole binary.
 
-`chainc build --sanitize` compiles the generated pipeline, the control plane
-and the NF bodies with these flags and links runtime/chainc_sanitize.c, which
-holds the sanitizers' default options (reports are fatal, exit code 70).
-docs/sanitizers.md says why each flag is there.
+`chainc build --sanitize` compiles the generated packet path, the native
+control functions and the NF bodies with these flags and links
+runtime/chainc_sanitize.c, which holds the sanitizers' default options
+(reports are fatal, exit code 70). docs/sanitizers.md says why each flag is
+there.
 """
 
 from __future__ import annotations
