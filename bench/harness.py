@@ -101,12 +101,13 @@ def run_once(built: Built, pcap: Path, seconds: float, core: int, tmp: Path,
 
 def replay_memory_mb(packets: int) -> int:
     """EAL memory for replaying a pcap of `packets` frames: infinite_rx keeps them
-    all in mbufs (about 2.5 KiB each, in a pool rounded up to 2^n - 1), plus
-    512 MiB for everything else (an NF's tables included)."""
+    all in mbufs, in a pool rounded up to 2^n - 1, plus 512 MiB for everything
+    else (an NF's tables included). Without hugepages an mbuf (2.5 KiB) may not
+    cross a 4 KiB page, so each takes a page."""
     pool = 1
     while pool < packets + 20000:  # the pool's other mbufs: rx/tx rings, caches
         pool *= 2
-    return 512 + pool * 2600 // 2**20
+    return 512 + pool * 4096 // 2**20
 
 
 def peak_rss_kib(built: Built, pcap: Path, packets: int, core: int, memory_mb: int) -> int:

@@ -23,7 +23,7 @@
 cimport cython
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t, int32_t
 from libc.string cimport memcpy, memset
-from dpdk cimport rte_mbuf, rte_errno, chainc_mbuf_data, chainc_now_ns
+from dpdk cimport rte_mbuf, chainc_mbuf_data, chainc_now_ns
 from meta cimport (pkt_meta, META_ETH_OK, META_VLAN_TRUNC, META_VLAN_LIMIT, META_SPLIT,
                    META_L3_IPV4, META_FRAG, META_L4_OK)
 
@@ -89,8 +89,7 @@ cdef enum:
 
     NAT_MAX_EXTERNAL = 64    # spec.py's MAX_EXTERNAL
 
-    NAT_ERR_HASH = 1         # nat_setup's failures
-    NAT_ERR_NOMEM = 2
+    NAT_ERR_NOMEM = 1        # nat_setup's failure
 
 
 cdef struct nat_key:         # rte_hash key: the inside endpoint
@@ -130,7 +129,6 @@ cdef struct nat_state:
     uint32_t table_size
     uint64_t clock           # latest packet time seen
     uint64_t seq
-    int failed_errno
     uint64_t created         # counters
     uint64_t expired
     uint64_t mappings
@@ -176,10 +174,9 @@ cdef inline int nat_setup(nat_state* st, const char* name, const uint32_t* exter
     params.hash_func_init_val = 0
     params.socket_id = NAT_SOCKET_ANY
     params.extra_flag = NAT_HASH_EXT_TABLE  # every key up to `entries` fits
-    st.h = nat_hash_create(&params)
+    st.h = nat_hash_create(&params)  # fails only for want of memory: the name is unique
     if st.h == NULL:
-        st.failed_errno = rte_errno
-        return NAT_ERR_HASH
+        return NAT_ERR_NOMEM
     nat_hash_set_cmp(st.h, nat_key_cmp)
     st.e = <nat_entry*>nat_zmalloc(b"chainc_nat", sizeof(nat_entry) * capacity, 64, NAT_SOCKET_ANY)
     st.out_tab = <uint32_t*>nat_zmalloc(b"chainc_nat", sizeof(uint32_t) * n_ext * 3 * 65536, 64,
@@ -187,7 +184,6 @@ cdef inline int nat_setup(nat_state* st, const char* name, const uint32_t* exter
     st.q = <uint16_t*>nat_zmalloc(b"chainc_nat", sizeof(uint16_t) * n_ext * 3 * st.n_ports, 64,
                                   NAT_SOCKET_ANY)
     if st.e == NULL or st.out_tab == NULL or st.q == NULL:
-        st.failed_errno = rte_errno
         return NAT_ERR_NOMEM
 
     for i in range(n_fwd):
@@ -197,8 +193,7 @@ cdef inline int nat_setup(nat_state* st, const char* name, const uint32_t* exter
         key.zero = 0
         pos = nat_hash_add(st.h, &key, nat_hash_hash(st.h, &key))
         if pos < 0:
-            st.failed_errno = -pos
-            return NAT_ERR_HASH
+            return NAT_ERR_NOMEM  # the table has room for every forward
         st.e[pos].in_addr = key.addr
         st.e[pos].in_port = key.port
         st.e[pos].proto = key.proto

@@ -97,7 +97,6 @@ def generate(node: "NfNode", sym: str) -> str:
     return f'''\
 # NAT {sym}: {len(external)} external address(es), {len(forwards)} forward(s)
 from libc.stdint cimport uint32_t
-from dpdk cimport rte_strerror
 
 cdef extern from *:
     """
@@ -114,9 +113,9 @@ cdef int {sym}_init(nat_state* st) except -1:
     cdef int err = nat_setup(st, b"chainc_nat_{sym}", {sym}_external, {len(external)}, {ports.lo}, {ports.hi},
                              {node.params["table_size"]}, {sym}_forwards, {len(forwards)}, {timeouts})
     if err:
-        what = "its rte_hash table" if err == NAT_ERR_HASH else "its mapping and port tables"
-        raise StartupError({who} + ": cannot create " + what + ": " + rte_strerror(st.failed_errno).decode()
-                           + " (give more memory with -m, or make table_size smaller)")
+        raise StartupError({who} + ": not enough memory for its tables ({node.params["table_size"]:,} mappings, "
+                           "{len(external)} external address(es)): give more memory with -m, "
+                           "or make table_size smaller")
     return 0
 '''
 
