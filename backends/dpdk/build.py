@@ -111,8 +111,9 @@ def _tool_version(cmd: list[str]) -> str:
         return ""
 
 
-def collect_sources(graph: ChainGraph, plan: Plan) -> dict[str, str]:
-    """Every file of the build of `plan`, by its name in the build directory."""
+def collect_sources(graph: ChainGraph, plan: Plan | None = None) -> dict[str, str]:
+    """Every file of the build of `plan` (by default the chain as written), by its
+    name in the build directory."""
     base_dir = os.path.dirname(graph.source_path) or "."
     model = build_model(graph, plan)
     pyx, nf_modules = render(model, base_dir, {name: path.read_text() for name, path in EMBEDDED.items()})

@@ -73,10 +73,10 @@ def test_worker_calls_no_python_api(tmp_path, build_cache):
     result = dpdk_build.build(graph, cache_dir=build_cache)
     c_text = result.c_source.read_text()
     bodies = _function_bodies(c_text)
-    root = next(name for name in bodies if name.endswith("_stage_entry"))
+    root = next(name for name in bodies if name.endswith("_core_entry"))
     reachable = _reachable(bodies, root)
     # Both stages, the sinks, the NF bodies and the parser are on the path.
-    for part in ("_s0_run", "_s1_run", "_s0_packet", "_tx_flush", "_ring_flush", "_drop_flush",
+    for part in ("_s0_poll", "_s1_poll", "_s0_packet", "_tx_flush", "_ring_flush", "_drop_flush",
                  "counter_process", "macswap_process", "meta_parse"):
         assert any(part in f for f in reachable), f"{part} not reachable from {root}"
     offenders = {}
