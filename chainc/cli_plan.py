@@ -131,6 +131,7 @@ def profile(ctx: click.Context, file: str, inputs: tuple[str, ...], output: str 
     from chainc.backends.dpdk import runner
     from chainc.backends.dpdk.build import BuildError
     from chainc.cli_native import _build, _load, _pairs
+    from chainc.ir.graph import NodeKind
     from chainc.passes import PlanOptions, optimise
     from chainc.passes.cores import available_cpus
     from chainc.passes.profile import from_stats
@@ -139,7 +140,7 @@ def profile(ctx: click.Context, file: str, inputs: tuple[str, ...], output: str 
     cpu = core if core is not None else available_cpus()[-1]
     chosen = optimise(graph, PlanOptions((cpu,)))
     pairs = _pairs(ctx, inputs, "--in")
-    receiving = {n.port for n in chosen.graph.nodes() if n.port and n.kind.value == "port-in"}
+    receiving = {n.port for n in chosen.graph.nodes(NodeKind.PORT_IN)}
     devices = {p: f"net_null_{p}" for p in chosen.graph.ports() if p not in pairs}
     missing = sorted(receiving - set(pairs))
     if missing:
