@@ -467,8 +467,8 @@ def test_each_replica_has_its_own_state_and_its_own_object_names(registry):
     plan = plan_of(graph, range(2))
     assert plan.stages[0].replicas == 2
     pyx = collect_sources(graph, plan)["chain.pyx"]
-    assert "cdef firewall_state n1_st[2]" in pyx
-    assert "n1_init(&n1_st[0])" in pyx and "n1_r1_init(&n1_st[1])" in pyx
+    assert "cdef n1_replica n1_st[2]" in pyx  # padded: no false sharing between replicas
+    assert "n1_init(&n1_st[0].st)" in pyx and "n1_r1_init(&n1_st[1].st)" in pyx
     assert 'b"chainc_fw_n1"' in pyx and 'b"chainc_fw_n1_r1"' in pyx  # distinct DPDK names
-    assert "r = n1_process(&n1_st[w.replica], m, meta, inp)" in pyx
-    assert "n1_st[0].matched + n1_st[1].matched" in pyx  # counters added up
+    assert "r = n1_process(&n1_st[w.replica].st, m, meta, inp)" in pyx
+    assert "n1_st[0].st.matched + n1_st[1].st.matched" in pyx  # counters added up

@@ -50,8 +50,8 @@ class NodeGlue:
     """How the generated stage calls one NF."""
 
     model: NodeModel
-    state_decl: str | None  # "cdef counter_state n3_st" (an array of one per replica if replicated)
-    state_ref: str  # "&n3_st", "&n3_st[w.replica]" or "NULL"
+    state_decl: str | None  # "cdef counter_state n3_st" (an array of padded ones if replicated)
+    state_ref: str  # "&n3_st", "&n3_st[w.replica].st" or "NULL"
     call: str  # the process call expression
     init: list[str]  # one call per replica
     finish: list[str]
@@ -65,7 +65,7 @@ class NodeGlue:
         sym = self.model.sym
         if self.model.replicas == 1:
             return f"{sym}_st.{name}"
-        return " + ".join(f"{sym}_st[{r}].{name}" for r in range(self.model.replicas))
+        return " + ".join(f"{sym}_st[{r}].st.{name}" for r in range(self.model.replicas))
 
 
 def replica_sym(sym: str, replica: int) -> str:
@@ -85,16 +85,20 @@ def _glue(nm: NodeModel) -> NodeGlue:
     sym = nm.sym
     many = nm.replicas > 1
     state_decl = None
-    if native.state:
-        state_decl = f"cdef {native.state} {sym}_st" + (f"[{nm.replicas}]" if many else "")
-    state_ref = ("&" + sym + "_st" + ("[w.replica]" if many else "")) if native.state else "NULL"
+    if native.state and many:
+        # Padding keeps one replica's state off the cache lines of the next one's.
+        state_decl = (f"cdef struct {sym}_replica:\n    {native.state} st\n    uint8_t _pad[64]\n"
+                      f"cdef {sym}_replica {sym}_st[{nm.replicas}]")
+    elif native.state:
+        state_decl = f"cdef {native.state} {sym}_st"
+    state_ref = ("&" + sym + "_st" + ("[w.replica].st" if many else "")) if native.state else "NULL"
 
     def literals(make, rsym: str) -> list[str]:
         # `{sym}` in an argument becomes the instance's symbol (unique names, e.g. of tables).
         return [str(a).replace("{sym}", rsym) for a in make(nm.node)] if make else []
 
     def replica_ref(r: int) -> str:
-        return "NULL" if not native.state else f"&{sym}_st[{r}]" if many else f"&{sym}_st"
+        return "NULL" if not native.state else f"&{sym}_st[{r}].st" if many else f"&{sym}_st"
 
     args = [state_ref, "m", "meta", "inp"] + (["&emit"] if native.emits else [])
     args += literals(native.process_args, sym)
