@@ -44,14 +44,14 @@ CONFIGS = {
 
 
 def chain_text(expr: str, outputs: list[str]) -> str:
-    wiring = "".join(f"nf.{o} -> tx\n" for o in outputs)
+    wiring = "".join(f"x.{o} -> tx\n" for o in outputs)
     return f"""\
 # Benchmark: one NF (written by bench/bench_nf_costs.py).
 port rx = pcap("in.pcap")
 port tx = null()
 
-nf nf = {expr}
-rx -> nf
+nf x = {expr}
+rx -> x
 {wiring}"""
 
 
@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, (nf_type, _, _) in configs.items():
         r = runs[name]
         results.append({"nf": name, "mpps": r.median, "ratio": r.median / fwd if fwd else 0.0,
-                        "ratio_to_counter": r.median / cnt if cnt else 0.0, "cycles": r.cycles("nf"),
+                        "ratio_to_counter": r.median / cnt if cnt else 0.0, "cycles": r.cycles("x"),
                         "hint": registry.get(nf_type).cycles, "runs": r.mpps})
     harness.print_table(
         ["nf", "Mpps", "nf/forward", "nf/counter", "cyc/pkt", "spec hint"],
