@@ -189,7 +189,7 @@ SPEC = NfSpec(
     side_effects=True,
     drop_reasons=("blocked",),
     description=(
-        "Rules. One rule per line, a subset of Snort's: `ACTION PROTO SRC SPORT DIR DST DPORT "
+        "Theory of operation. Rules. One rule per line, a subset of Snort's: `ACTION PROTO SRC SPORT DIR DST DPORT "
         "(OPTIONS)`. ACTION is `alert`, `drop` or `pass`; PROTO `ip`, `tcp`, `udp` or `icmp` "
         "(ICMP and ICMPv6); SRC and DST `any`, an address or a prefix; SPORT and DPORT `any`, "
         "N or LO:HI; DIR `->`, or `<>` for either direction. Options, each ended by `;`: "

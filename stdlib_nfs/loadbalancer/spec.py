@@ -155,7 +155,7 @@ SPEC = NfSpec(
     side_effects=True,  # the affinity file and its counters
     drop_reasons=("no-backend",),
     description=(
-        "A packet to `vip` (and to `port`, when it is not 0) is sent to one backend: its "
+        "Theory of operation. A packet to `vip` (and to `port`, when it is not 0) is sent to one backend: its "
         "destination address is rewritten to the backend's, and the IPv4 header checksum and "
         "the TCP, UDP (a zero IPv4 UDP checksum stays zero) and ICMPv6 checksums are updated "
         "incrementally (RFC 1624). A packet from a backend (from source port `port`, when it is "
