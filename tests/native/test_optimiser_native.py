@@ -159,3 +159,27 @@ def test_profile_then_plan_with_it_from_the_command_line(tmp_path, build_cache):
     planned = chainc("plan", str(quickstart), "--cores", "0", "--profile", str(out))
     assert planned.returncode == 0, planned.stderr
     assert f"cost from the profile {out}" in planned.stdout
+
+
+def test_without_fusion_stages_share_one_core_over_rings(build_cache, tmp_path):
+    """Every NF a stage of its own, all on one core: a stage takes input only while the
+    rings after it have room, so the core never waits on itself."""
+    from chainc.nfs.registry import Registry
+    from chainc.sim import default_files, simulate
+
+    graph = load_chain(str(EXAMPLES / "quickstart.chain")).graph
+    plan = optimise(graph, PlanOptions((0,), disabled=frozenset({"fuse-stages"})))
+    assert len(plan.stages) == 4 and {c for st in plan.stages for c in st.cores} == {0}
+    built = dpdk_build.build(graph, cache_dir=build_cache, plan=plan)
+    in_files, _ = default_files(graph)
+    out = tmp_path / "lan.pcap"
+    stats_path = tmp_path / "stats.json"
+    opts = runner.RunOptions(inputs=in_files, outputs={"lan": str(out)}, stats_json=str(stats_path),
+                             quiet=True, cpus=plan.used_cpus)
+    proc = runner.run(built.binary, graph, opts, capture=True, timeout=180, plan=plan)
+    assert proc.returncode == 0, proc.stderr
+    frames = {p: [x.data for x in read_pcap(f)] for p, f in in_files.items()}
+    want = simulate(graph, frames, Registry.load()).outputs["lan"]
+    got = [x.data for x in read_pcap(str(out))]
+    assert sorted(got) == sorted(want) and by_flow(got) == by_flow(want)
+    assert sum(r["enqueued"] for r in json.loads(stats_path.read_text())["rings"]) > len(want)
