@@ -51,10 +51,11 @@ def test_build_writes_the_binary_and_the_sources_it_was_asked_for(tmp_path, buil
 
 
 def test_a_chain_with_an_nf_not_yet_native_is_refused_clearly(tmp_path, build_cache):
-    chain = tmp_path / "nat.chain"
+    chain = tmp_path / "draft.chain"
     chain.write_text('port a = pcap("in.pcap")\nport b = pcap(out: "o.pcap")\n'
-                     'nf fm = FlowMonitor(export: "flows.jsonl")\na -> fm -> b\n')
-    proc = chainc("build", str(chain), "-o", str(tmp_path / "x"), cache=build_cache)
+                     'nf x = SpecsOnly()\na -> x -> b\n')
+    nfs = Path(__file__).resolve().parents[1] / "data" / "simnfs"
+    proc = chainc("build", str(chain), "-o", str(tmp_path / "x"), "--nf-path", str(nfs), cache=build_cache)
     assert proc.returncode == 1
-    assert "nat.chain:3:4: error: FlowMonitor 'fm' has no native body" in proc.stderr
+    assert "draft.chain:3:4: error: SpecsOnly 'x' has no native body" in proc.stderr
     assert "Traceback" not in proc.stderr
