@@ -23,10 +23,12 @@ from chainc.ir.graph import ChainGraph, Edge, NfNode, NodeKind
 from .plan import Depth
 from .profile import Profile
 
-# Framework costs in cycles per packet (net_pcap receive, tx into net_null,
-# bursts of 32), from bench/bench_optimiser.py --calibrate.
-RX = 70.0  # receive: the driver's burst, the loop, the packet's first cache misses
-TX = 22.0  # buffered transmit
+# Framework costs in cycles per packet (net_pcap replaying 64-byte frames, tx
+# into net_null, bursts of 32: bench/run_bench.py's `forward` runs at about 12
+# Mpps at 2.45 GHz); bench/bench_optimiser.py --calibrate measures them again.
+# Larger frames cost net_pcap more (it copies each one): a profile measures that.
+RX = 160.0  # receive: the driver's burst, the loop, the packet's first cache misses
+TX = 40.0  # buffered transmit
 DROP = 10.0  # bulk free of a dropped packet
 NF_CALL = 4.0  # per NF a packet visits: the output counter and the switch
 RING = 30.0  # one crossing between cores: metadata copy, enqueue and dequeue, cache transfer
