@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from chainc.backends.dpdk.model import build_model
 from chainc.driver import load_chain
 from chainc.ir.graph import NodeKind
 from chainc.nfs.registry import Registry
@@ -41,8 +42,14 @@ def test_example_runs_natively_like_sim(path, native):
     # With capture times: the binary's NFs see them too (its packet clock).
     frames = {port: [(p.ts_ns, p.data) for p in read_pcap(str(f))] for port, f in inputs.items()}
     sim = simulate(graph, frames, Registry.load())
+    # Stages on several cores merge their packets into a port in the order they
+    # reach it, which may interleave differently from the simulator's; the
+    # packets themselves must be the same.
+    several_cores = len(build_model(graph).stages) > 1
     for port in sorted(out_files):
-        got = read_frames(run.outputs[port])
-        assert got == sim.outputs.get(port, []), f"{path.name}: port {port} differs"
+        got, want = read_frames(run.outputs[port]), sim.outputs.get(port, [])
+        if several_cores:
+            got, want = sorted(got), sorted(want)
+        assert got == want, f"{path.name}: port {port} differs"
     assert sum(len(v) for v in frames.values()) == sum(p["rx"] for p in run.stats["ports"])
     assert run.stats["mempool"]["in_use"] == 0
