@@ -306,7 +306,9 @@ def test_example_through_the_cli_run_and_sim(tmp_path, build_cache):
         proc = subprocess.run(args, capture_output=True, text=True, timeout=600, env=env)
         assert proc.returncode == 0, proc.stderr
         outs[cmd] = {p: read_frames(tmp_path / cmd / f"{p}.pcap") for p in ("wan", "audit", "denied")}
-    assert outs["sim"] == outs["run"]
+    # `chainc run` builds the optimised plan, which may spread the chain over
+    # both cores: the same packets leave each port, flows may interleave anew.
+    assert {p: sorted(f) for p, f in outs["sim"].items()} == {p: sorted(f) for p, f in outs["run"].items()}
     assert all(outs["run"][p] for p in ("wan", "audit", "denied"))
     check = subprocess.run([sys.executable, "-m", "chainc", "check", str(chain)], capture_output=True, text=True)
     assert check.returncode == 0 and "ok" in check.stdout
