@@ -4,8 +4,9 @@ A `PipelineModel` is built from the optimiser's Plan (chainc.passes): NFs
 grouped into stages (a stage runs to completion; a replicated stage runs
 once per replica, each on its own lcore with its own receive queues, NF
 state and counters), the workers (one per stage replica), the rings that
-carry packets between stages (one single-producer ring per sending
-replica), each port's receive queues and the workers that transmit on it
+carry packets between stages (one per pair of stages that an edge crosses,
+so a flow keeps its order whichever edges it takes; one single-producer
+ring per sending replica), each port's receive queues and the workers that transmit on it
 (each on a queue of its own when the device has enough). Templates
 receive this model and call nothing in the compiler.
 """
@@ -48,7 +49,7 @@ class NodeModel:
     replicas: int = 1  # copies of its state: the replicas of its stage
     # (out port name, destination) per output port, in the NF's port order. A
     # destination is ("node", index, in_port_index), ("tx", port_index),
-    # ("ring", ring_index) or ("drop", None).
+    # ("ring", ring_index, node_index, in_port_index) or ("drop", None).
     targets: list[tuple[str, tuple]] = field(default_factory=list)
 
     @property
@@ -72,11 +73,12 @@ class PortModel:
 
 @dataclass
 class RingModel:
+    """The rings from one stage to another; each packet carries the node it continues
+    at (and that node's input) beside its metadata in the mbuf's private area."""
+
     index: int
     src_stage: int
     dst_stage: int
-    dst_node: int  # node index the packet continues at
-    dst_in_port: int
     first: int = 0  # the physical ring of the sending stage's replica 0
     count: int = 1  # physical rings: one per replica of the sending stage
 
@@ -190,6 +192,7 @@ def build_model(graph: ChainGraph, plan: Plan | None = None) -> PipelineModel:
             ports[port_index[nm.node.port]].tx_node = nm.index
 
     rings: list[RingModel] = []
+    between: dict[tuple[int, int], RingModel] = {}  # (from stage, to stage) -> its rings
     ring_of = {(r.src, r.out_port): r for r in plan.rings}
     for nm in nodes:
         for out_port in nm.node.outputs if nm.kind is not NodeKind.PORT_OUT else ():
@@ -209,15 +212,17 @@ def build_model(graph: ChainGraph, plan: Plan | None = None) -> PipelineModel:
                     stages[nm.stage].tx_ports.append(p.index)
                 nm.targets.append((out_port, ("tx", p.index)))
             elif (nm.node.id, out_port) in ring_of:
-                src = stages[nm.stage]
-                first = sum(r.count for r in rings)
-                ring = RingModel(len(rings), nm.stage, dst.stage, dst.index, in_idx, first, src.replicas)
-                rings.append(ring)
-                src.rings_out.append(ring.index)
-                stages[dst.stage].rings_in.append(ring.index)
-                if nm.stage not in stages[dst.stage].upstream:
+                ring = between.get((nm.stage, dst.stage))
+                if ring is None:
+                    src = stages[nm.stage]
+                    first = sum(r.count for r in rings)
+                    ring = RingModel(len(rings), nm.stage, dst.stage, first, src.replicas)
+                    between[(nm.stage, dst.stage)] = ring
+                    rings.append(ring)
+                    src.rings_out.append(ring.index)
+                    stages[dst.stage].rings_in.append(ring.index)
                     stages[dst.stage].upstream.append(nm.stage)
-                nm.targets.append((out_port, ("ring", ring.index)))
+                nm.targets.append((out_port, ("ring", ring.index, dst.index, in_idx)))
             else:
                 nm.targets.append((out_port, ("node", dst.index, in_idx)))
 

@@ -31,7 +31,13 @@ RX = 160.0  # receive: the driver's burst, the loop, the packet's first cache mi
 TX = 40.0  # buffered transmit
 DROP = 10.0  # bulk free of a dropped packet
 NF_CALL = 4.0  # per NF a packet visits: the output counter and the switch
-RING = 30.0  # one crossing between cores: metadata copy, enqueue and dequeue, cache transfer
+# A packet crossing a ring: the sender copies the metadata and enqueues (cheap);
+# the receiving core then misses on every line of the packet the sender's core
+# wrote (mbuf, metadata, headers). bench_optimiser measured about 1,000 cycles
+# per crossing on the bench machine's two cores, so a pipeline pays only for
+# heavy stages.
+RING_OUT = 30.0
+RING_IN = 1000.0
 PARSE = {Depth.NONE: 2.0, Depth.L2: 6.0, Depth.L3: 14.0, Depth.L4: 20.0}
 DEFAULT_HZ = 2.5e9
 
@@ -122,8 +128,10 @@ class CostModel:
             return 0.0
         return own + sum(self.edge_cost(e) for e in self.graph.out_edges(node.id))
 
-    def ring_cost(self, edge: Edge) -> float:
-        return self.edge_share.get((edge.src, edge.out_port), 0.0) * RING * self.scale
+    def ring_cost(self, edge: Edge, receiving: bool) -> float:
+        """What a ring on `edge` costs the sending or the receiving stage, per input packet."""
+        return self.edge_share.get((edge.src, edge.out_port), 0.0) * \
+            (RING_IN if receiving else RING_OUT) * self.scale
 
     def mpps(self, cycles: float, cores: float = 1.0) -> float:
         """Million packets per second `cores` cores sustain at `cycles` per packet each."""

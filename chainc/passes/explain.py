@@ -57,7 +57,7 @@ def render_plan(plan: Plan, path: str) -> str:
             lines.append("  " + "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
         lines.append("")
     if plan.rings:
-        lines.append("rings (one single-producer ring per replica of the sending stage):")
+        lines.append("rings (edges between stages; each pair of stages shares one ring per sending replica):")
         for r in plan.rings:
             lines.append(f"  ring {r.index}: {r.src}.{r.out_port} -> {r.dst}  "
                          f"(stage {r.src_stage} -> stage {r.dst_stage})")

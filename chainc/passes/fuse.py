@@ -61,10 +61,11 @@ class Search:
         m = len(self.units)
         self.own = [cost.node_cost(n, depths.get(n.port, Depth.L4) if n.port else Depth.L4)
                     for n in self.units]
-        self.crossing = []  # (position of src, position of dst, ring cost) of unit-to-unit edges
+        self.crossing = []  # (src position, dst position, sender's cost, receiver's cost)
         for e in graph.edges():
             if e.src in self.pos and e.dst in self.pos:
-                self.crossing.append((self.pos[e.src], self.pos[e.dst], cost.ring_cost(e)))
+                self.crossing.append((self.pos[e.src], self.pos[e.dst], cost.ring_cost(e, False),
+                                      cost.ring_cost(e, True)))
         step = max(1, -(-m // MAX_CUTS))
         self.cuts = sorted(set(range(0, m, step)) | {m})
         self.replicable_upto = m  # units [0, k) hold no NF that forbids replication
@@ -79,9 +80,11 @@ class Search:
         key = (i, j)
         if key not in self._table:
             total = sum(self.own[i:j])
-            for a, b, ring in self.crossing:
-                if (i <= a < j) != (i <= b < j):
-                    total += ring / 2  # each side pays half a crossing
+            for a, b, send, receive in self.crossing:
+                if (i <= a < j) and not (i <= b < j):
+                    total += send
+                elif (i <= b < j) and not (i <= a < j):
+                    total += receive
             self._table[key] = total
         return self._table[key]
 
@@ -288,8 +291,8 @@ class FuseStages:
             return own
         if search.pos[n.id] >= search.replicable_upto:
             blocker = search.units[search.replicable_upto]
-            return (f"{blocker.type_name} '{blocker.id}' comes before it and "
-                    f"{why_not_replicable(blocker)}; only the stage fed by the ports is replicated")
+            return (f"{blocker.type_name} '{blocker.id}' comes before it ({why_not_replicable(blocker)}); "
+                    "only the stage fed by the ports is replicated")
         return None
 
     def _explain(self, ctx: "PassContext", search: Search, chosen: Candidate,
@@ -304,8 +307,8 @@ class FuseStages:
                 text += f", replicated over {chosen.replicas} cores: no NF keeps global state"
             elif search.replicable_upto < len(search.units) and n_cores > 1:
                 blocker = search.units[search.replicable_upto]
-                text += (f"; it is not replicated: {blocker.type_name} '{blocker.id}' "
-                         f"{why_not_replicable(blocker)}, and splitting it off would not pay")
+                text += (f"; it is not replicated ({blocker.type_name} '{blocker.id}': "
+                         f"{why_not_replicable(blocker)}), and splitting that off would not pay")
             elif n_cores == 1:
                 text += " on the one core given"
             plan.note(self.name, text + f" (predicted {chosen.mpps:.2f} Mpps)", first.span)
@@ -313,7 +316,7 @@ class FuseStages:
             for k, segment in enumerate(chosen.segments[1:], start=1):
                 head = search.units[segment[0]]
                 if segment[0] == search.replicable_upto and chosen.replicas > 1:
-                    why = f"{head.type_name} '{head.id}' {why_not_replicable(head)}"
+                    why = why_not_replicable(head)
                 else:
                     why = (f"it balances the load: {chosen.cycles[k - 1]:.0f} cycles per packet "
                            f"before, {chosen.cycles[k]:.0f} from here")

@@ -101,6 +101,8 @@ def optimise(graph: ChainGraph, options: PlanOptions) -> Plan:
     """
     check_disabled(options.disabled)
     plan = Plan(graph.copy(), tuple(options.cpus))
+    if options.profile is not None:
+        plan.cost_source = f"the profile {options.profile.path or options.profile.chain}"
     ctx = PassContext(plan.graph, options, plan)
     ran = []
     for p in PASSES:
@@ -117,8 +119,6 @@ def optimise(graph: ChainGraph, options: PlanOptions) -> Plan:
     cost = ctx.cost_model()
     plan.hz = cost.hz
     plan.nf_cycles = {n.id: cost.nf_cycles(n) for n in plan.graph.nodes(NodeKind.NF)}
-    if options.profile is not None:
-        plan.cost_source = f"the profile {options.profile.path or options.profile.chain}"
     return plan
 
 

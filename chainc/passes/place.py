@@ -26,7 +26,7 @@ def stage_cycles(ctx: "PassContext", nodes: list[str]) -> float:
         if graph.node(e.dst).kind in (NodeKind.PORT_OUT, NodeKind.DROP):
             continue
         if (e.src in inside) != (e.dst in inside):
-            total += cost.ring_cost(e) / 2
+            total += cost.ring_cost(e, receiving=e.dst in inside)
     return total
 
 

@@ -20,9 +20,11 @@ class InsertRings:
     """Put a ring on every edge between NFs of different stages.
 
     Requires: stages with cores. Establishes: `plan.rings`, one per crossing
-    edge (the backend makes one single-producer ring per replica of the
-    sending stage, so no ring is ever shared by two cores), and that packets
-    only move forward between stages. Edges into ports and into `drop` never
+    edge, and that packets only move forward between stages. The backend
+    carries every edge between the same two stages on one single-producer
+    ring per replica of the sending stage, the next node travelling with the
+    packet: no ring is shared by two cores, and a flow keeps its order
+    whichever of those edges its packets take. Edges into ports and into `drop` never
     need a ring: every core has its own transmit queue on every port and
     frees its own drops. Why: rings are the only way packets cross cores;
     a stage cycle could deadlock on full rings, so hints that make one are

@@ -74,7 +74,7 @@ def create_pool(unsigned n_mbufs, unsigned cache):
     global pool
     # Metadata rides in the mbuf's private area only across rings; without
     # rings every mbuf stays 128 bytes smaller (fewer cache lines and pages).
-    cdef uint16_t priv = chainc_priv_size(sizeof(pkt_meta)) if N_RINGS_USED else 0
+    cdef uint16_t priv = chainc_priv_size(sizeof(ring_slot)) if N_RINGS_USED else 0
     pool = rte_pktmbuf_pool_create(b"chainc_pool", n_mbufs, cache, priv,
                                    RTE_MBUF_DEFAULT_BUF_SIZE, rte_socket_id())
     if pool == NULL:
