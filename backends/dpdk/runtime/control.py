@@ -342,9 +342,8 @@ def run_binary(argv, native):
         reporter = threading.Thread(target=_report_loop, daemon=True,
                                     args=(native, chain, opts, t0, lcores[:n_cores], tsc_overhead))
         reporter.start()
-        native.run_cores(lcores[:n_cores])
+        elapsed = native.run_cores(lcores[:n_cores])
         reporter.join()
-        elapsed = time.monotonic() - t0
         try:
             native.finish_nfs()
         except Exception as exc:
