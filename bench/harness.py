@@ -99,6 +99,19 @@ def run_once(built: Built, pcap: Path, seconds: float, core: int, tmp: Path,
     return received / stats["elapsed_s"] / 1e6, stats
 
 
+def one_pass(built: Built, pcap: Path, packets: int, core: int, tmp: Path, memory_mb: int = 512) -> dict:
+    """The binary's statistics after exactly one pass over a pcap of `packets` frames
+    (replayed from memory like the timed runs, so rx costs the same)."""
+    stats_path = tmp / "stats.json"
+    opts = runner.RunOptions(inputs={"rx": str(pcap)}, infinite=True, max_packets=packets,
+                             stats_json=str(stats_path), quiet=True, first_core=core,
+                             memory_mb=memory_mb)
+    proc = runner.run(built.binary, built.graph, opts, capture=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"chainc run failed ({proc.returncode}):\n{proc.stderr[-2000:]}")
+    return json.loads(stats_path.read_text())
+
+
 def replay_memory_mb(packets: int) -> int:
     """EAL memory for replaying a pcap of `packets` frames: infinite_rx keeps them
     all in mbufs, in a pool rounded up to 2^n - 1, plus 512 MiB for everything

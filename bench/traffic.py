@@ -78,14 +78,15 @@ class BenchPcap(NamedTuple):
     flows: int
 
 
-def make_flows(n: int, rng: random.Random, mix: str) -> list[Flow]:
-    """``n`` distinct 5-tuples from 10.0.0.0/8 clients (one per flow) to 198.18.0.0/16 servers."""
+def make_flows(n: int, rng: random.Random, mix: str, server: bytes | None = None) -> list[Flow]:
+    """``n`` distinct 5-tuples from 10.0.0.0/8 clients (one per flow) to 198.18.0.0/16 servers,
+    or all to one ``server`` address (a load balancer's virtual IP)."""
     flows: list[Flow] = []
     seen: set[Flow] = set()
     while len(flows) < n:
         i = len(flows)
         src = (0x0A000001 + i).to_bytes(4, "big")
-        dst = bytes([198, 18, rng.randrange(256), rng.randrange(1, 255)])
+        dst = server or bytes([198, 18, rng.randrange(256), rng.randrange(1, 255)])
         sport = rng.randrange(1024, 65536)
         k = rng.random()
         if mix == "udp":
@@ -103,8 +104,9 @@ def make_flows(n: int, rng: random.Random, mix: str) -> list[Flow]:
     return flows
 
 
-def frame(flow: Flow, size: int, seq: int) -> bytes:
-    """A valid Ethernet/IPv4/TCP-or-UDP frame of exactly ``size`` bytes (no FCS)."""
+def frame(flow: Flow, size: int, seq: int, tcp_seq: int | None = None) -> bytes:
+    """A valid Ethernet/IPv4/TCP-or-UDP frame of exactly ``size`` bytes (no FCS);
+    a TCP segment starts at stream byte ``tcp_seq`` (default: 1 + seq * 1460)."""
     l4_hdr = 20 if flow.proto == 6 else 8
     payload_len = size - 14 - 20 - l4_hdr
     if payload_len < 0:
@@ -112,7 +114,8 @@ def frame(flow: Flow, size: int, seq: int) -> bytes:
     payload = bytes((seq + i) & 0xFF for i in range(min(payload_len, 64))) + \
         bytes(max(0, payload_len - 64))
     if flow.proto == 6:
-        l4 = pk.tcp_segment(flow.src, flow.dst, flow.sport, flow.dport, 1 + seq * 1460, 1,
+        l4 = pk.tcp_segment(flow.src, flow.dst, flow.sport, flow.dport,
+                            1 + seq * 1460 if tcp_seq is None else tcp_seq, 1,
                             pk.TCP_ACK | pk.TCP_PSH, 502, payload)
     else:
         l4 = pk.udp_datagram(flow.src, flow.dst, flow.sport, flow.dport, payload)
@@ -128,27 +131,35 @@ def _interleave(flows: list[Flow], per_flow: int, rng: random.Random) -> list[Fl
     return order
 
 
-def write_udp64(path: Path, flows: int = 4096, per_flow: int = 2, seed: int = 1) -> BenchPcap:
+def write_udp64(path: Path, flows: int = 4096, per_flow: int = 2, seed: int = 1,
+                server: bytes | None = None) -> BenchPcap:
     rng = random.Random(seed)
-    fl = make_flows(flows, rng, "udp")
+    fl = make_flows(flows, rng, "udp", server)
     recs = [pk.Record(EPOCH_US + i, frame(f, 64 - FCS_LEN, i))
             for i, f in enumerate(_interleave(fl, per_flow, rng))]
     pk.write_pcap(path, recs)
     return BenchPcap(Path(path), len(recs), len(fl))
 
 
-def write_imix(path: Path, flows: int = 4096, packets: int = 12 * 1024, seed: int = 2) -> BenchPcap:
+def write_imix(path: Path, flows: int = 4096, packets: int = 12 * 1024, seed: int = 2,
+               server: bytes | None = None) -> BenchPcap:
     """Sizes follow a fixed 7:4:1 pattern (shuffled within each group of 12),
-    so every window of 12 packets has the exact IMIX ratio."""
+    so every window of 12 packets has the exact IMIX ratio. Each TCP flow's
+    segments carry its byte stream in order, without gaps (an IDS reassembles
+    it); a replay's later passes look like retransmissions."""
     rng = random.Random(seed)
-    fl = make_flows(flows, rng, "mixed")
+    fl = make_flows(flows, rng, "mixed", server)
     group = [s for s, w in zip(IMIX_WIRE_SIZES, IMIX_WEIGHTS) for _ in range(w)]
     order = _interleave(fl, -(-packets // flows), rng)[:packets]
     recs = []
+    stream_at: dict[Flow, int] = {}
     for i, f in enumerate(order):
         if i % len(group) == 0:
             rng.shuffle(group)
-        recs.append(pk.Record(EPOCH_US + i, frame(f, group[i % len(group)] - FCS_LEN, i)))
+        size = group[i % len(group)] - FCS_LEN
+        at = stream_at.get(f, 1)
+        stream_at[f] = at + size - 14 - 20 - 20
+        recs.append(pk.Record(EPOCH_US + i, frame(f, size, i, at)))
     pk.write_pcap(path, recs)
     return BenchPcap(Path(path), len(recs), len(fl))
 
