@@ -106,6 +106,34 @@ def memory_per_flow(tmp: Path, pcap: traffic.BenchPcap, core: int) -> dict[str, 
     return out
 
 
+def measure(built: dict[str, harness.Built], nf_types: dict[str, str], files: dict[str, traffic.BenchPcap],
+            args: argparse.Namespace, tmp: Path, first_pass: bool = False) -> list[dict]:
+    """Alternating runs of `built` (forward, counter and the NF chains named in
+    `nf_types`) over each traffic file; one result per NF chain and file. With
+    `first_pass`, also the NF's cycles per packet over exactly one pass."""
+    results = []
+    for tname, pcap in files.items():
+        mem = harness.replay_memory_mb(pcap.packets)
+        runs = harness.alternate(built, pcap.path, args.rounds, args.seconds, args.core, tmp, mem)
+        fwd, cnt = runs["forward"].median, runs["counter"].median
+        for name, nf_type in nf_types.items():
+            r = runs[name]
+            nid = next(x["id"] for x in r.stats[-1]["nodes"] if x["type"] == nf_type)
+            result = {"traffic": tname, "flows": pcap.flows, "nf": name,
+                      "forward_mpps": fwd, "counter_mpps": cnt, "mpps": r.median,
+                      "ratio": r.median / fwd if fwd else 0.0,
+                      "ratio_to_counter": r.median / cnt if cnt else 0.0,
+                      "cycles": r.cycles(nid), "runs": r.mpps, "counters": r.node(nid)["counters"]}
+            if first_pass:
+                stats = harness.one_pass(built[name], pcap.path, pcap.packets, args.core, tmp, mem)
+                result["first_pass_cycles"] = harness.cycles_per_packet(
+                    next(x for x in stats["nodes"] if x["id"] == nid))
+            results.append(result)
+            print(f"  {tname:5} {pcap.flows:>9,} flows  {name:12} {r.median:6.2f} Mpps "
+                  f"(forward {fwd:.2f}, counter {cnt:.2f})", file=sys.stderr)
+    return results
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seconds", type=float, default=3.0, help="length of one run")
@@ -128,21 +156,7 @@ def main(argv: list[str] | None = None) -> int:
             built = harness.build_all(chains)
             print(f"writing traffic with {flows:,} flows ...", file=sys.stderr)
             files = pcaps(tmp, flows)
-            for tname, pcap in files.items():
-                runs = harness.alternate(built, pcap.path, args.rounds, args.seconds, args.core, tmp,
-                                         harness.replay_memory_mb(pcap.packets))
-                fwd, cnt = runs["forward"].median, runs["counter"].median
-                for name in NF_CHAINS:
-                    r = runs[name]
-                    nid = next(x["id"] for x in r.stats[-1]["nodes"] if x["type"] == NF_TYPES[name])
-                    results.append({"traffic": tname, "flows": pcap.flows, "nf": name,
-                                    "forward_mpps": fwd, "counter_mpps": cnt, "mpps": r.median,
-                                    "ratio": r.median / fwd if fwd else 0.0,
-                                    "ratio_to_counter": r.median / cnt if cnt else 0.0,
-                                    "cycles": r.cycles(nid), "runs": r.mpps,
-                                    "counters": r.node(nid)["counters"]})
-                    print(f"  {tname:5} {pcap.flows:>9,} flows  {name:11} {r.median:6.2f} Mpps "
-                          f"(forward {fwd:.2f}, counter {cnt:.2f})", file=sys.stderr)
+            results += measure(built, NF_TYPES, files, args, tmp)
             if flows == max(counts):
                 memory = memory_per_flow(tmp, files["udp64"], args.core)
 

@@ -53,7 +53,7 @@ REPO = HERE.parent
 sys.path.insert(0, str(REPO))
 
 from bench import harness, traffic  # noqa: E402
-from bench.bench_flows import table_for  # noqa: E402
+from bench.bench_flows import measure, table_for  # noqa: E402
 
 VIP = "203.0.113.10"
 BACKENDS = [f"10.0.1.{i}" for i in range(1, 9)]
@@ -170,24 +170,7 @@ def main(argv: list[str] | None = None) -> int:
             built = harness.build_all(chains)
             print(f"writing traffic with {flows:,} flows ...", file=sys.stderr)
             files = pcaps(tmp, flows)
-            for tname, pcap in files.items():
-                mem = harness.replay_memory_mb(pcap.packets)
-                runs = harness.alternate(built, pcap.path, args.rounds, args.seconds, args.core, tmp, mem)
-                fwd, cnt = runs["forward"].median, runs["counter"].median
-                for name in NF_CHAINS:
-                    r = runs[name]
-                    nid = next(x["id"] for x in r.stats[-1]["nodes"] if x["type"] == NF_TYPES[name])
-                    first = harness.one_pass(built[name], pcap.path, pcap.packets, args.core, tmp, mem)
-                    first_node = next(x for x in first["nodes"] if x["id"] == nid)
-                    results.append({"traffic": tname, "flows": pcap.flows, "nf": name,
-                                    "forward_mpps": fwd, "counter_mpps": cnt, "mpps": r.median,
-                                    "ratio": r.median / fwd if fwd else 0.0,
-                                    "ratio_to_counter": r.median / cnt if cnt else 0.0,
-                                    "cycles": r.cycles(nid),
-                                    "first_pass_cycles": harness.cycles_per_packet(first_node),
-                                    "runs": r.mpps, "counters": r.node(nid)["counters"]})
-                    print(f"  {tname:5} {pcap.flows:>9,} flows  {name:12} {r.median:6.2f} Mpps "
-                          f"(forward {fwd:.2f}, counter {cnt:.2f})", file=sys.stderr)
+            results += measure(built, NF_TYPES, files, args, tmp, first_pass=True)
             if flows == max(counts):
                 memory = memory_per_flow(tmp, files, rules, args.core)
 

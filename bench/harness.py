@@ -82,19 +82,23 @@ def build_all(chains: dict[str, Path]) -> dict[str, Built]:
     return built
 
 
+def _replay(built: Built, pcap: Path, core: int, tmp: Path, memory_mb: int, **limit) -> dict:
+    """Replay a pcap from memory until `limit` (duration= or max_packets=); the statistics."""
+    stats_path = tmp / "stats.json"
+    opts = runner.RunOptions(inputs={"rx": str(pcap)}, infinite=True, stats_json=str(stats_path),
+                             quiet=True, first_core=core, memory_mb=memory_mb, **limit)
+    proc = runner.run(built.binary, built.graph, opts, capture=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"chainc run failed ({proc.returncode}):\n{proc.stderr[-2000:]}")
+    return json.loads(stats_path.read_text())
+
+
 def run_once(built: Built, pcap: Path, seconds: float, core: int, tmp: Path,
              memory_mb: int = 512) -> tuple[float, dict]:
     """One run of `seconds`: Mpps received and the binary's statistics.
 
     `memory_mb` is the EAL's memory: infinite_rx keeps the whole pcap in mbufs."""
-    stats_path = tmp / "stats.json"
-    opts = runner.RunOptions(inputs={"rx": str(pcap)}, infinite=True, duration=seconds,
-                             stats_json=str(stats_path), quiet=True, first_core=core,
-                             memory_mb=memory_mb)
-    proc = runner.run(built.binary, built.graph, opts, capture=True)
-    if proc.returncode != 0:
-        raise RuntimeError(f"chainc run failed ({proc.returncode}):\n{proc.stderr[-2000:]}")
-    stats = json.loads(stats_path.read_text())
+    stats = _replay(built, pcap, core, tmp, memory_mb, duration=seconds)
     received = sum(p["rx"] for p in stats["ports"])
     return received / stats["elapsed_s"] / 1e6, stats
 
@@ -102,14 +106,7 @@ def run_once(built: Built, pcap: Path, seconds: float, core: int, tmp: Path,
 def one_pass(built: Built, pcap: Path, packets: int, core: int, tmp: Path, memory_mb: int = 512) -> dict:
     """The binary's statistics after exactly one pass over a pcap of `packets` frames
     (replayed from memory like the timed runs, so rx costs the same)."""
-    stats_path = tmp / "stats.json"
-    opts = runner.RunOptions(inputs={"rx": str(pcap)}, infinite=True, max_packets=packets,
-                             stats_json=str(stats_path), quiet=True, first_core=core,
-                             memory_mb=memory_mb)
-    proc = runner.run(built.binary, built.graph, opts, capture=True)
-    if proc.returncode != 0:
-        raise RuntimeError(f"chainc run failed ({proc.returncode}):\n{proc.stderr[-2000:]}")
-    return json.loads(stats_path.read_text())
+    return _replay(built, pcap, core, tmp, memory_mb, max_packets=packets)
 
 
 def replay_memory_mb(packets: int) -> int:
