@@ -63,8 +63,6 @@ class NodeGlue:
     def counter_sum(self, name: str) -> str:
         """One NF counter summed over the replicas' states."""
         sym = self.model.sym
-        if self.model.replicas == 1:
-            return f"{sym}_st.{name}"
         return " + ".join(f"{sym}_st[{r}].st.{name}" for r in range(self.model.replicas))
 
 
@@ -85,20 +83,22 @@ def _glue(nm: NodeModel) -> NodeGlue:
     sym = nm.sym
     many = nm.replicas > 1
     state_decl = None
-    if native.state and many:
-        # Padding keeps one replica's state off the cache lines of the next one's.
-        state_decl = (f"cdef struct {sym}_replica:\n    {native.state} st\n    uint8_t _pad[64]\n"
+    if native.state:
+        # A cache line of padding on each side keeps an NF's state, which it writes
+        # per packet, off the lines of everything else: another replica's state,
+        # another core's NF, the flags every core polls. Sharing a line with a
+        # flag another core reads made each write a cross-core miss.
+        state_decl = (f"cdef struct {sym}_replica:\n    uint8_t _lead[64]\n    {native.state} st\n"
+                      f"    uint8_t _pad[64]\n"
                       f"cdef {sym}_replica {sym}_st[{nm.replicas}]")
-    elif native.state:
-        state_decl = f"cdef {native.state} {sym}_st"
-    state_ref = ("&" + sym + "_st" + ("[w.replica].st" if many else "")) if native.state else "NULL"
+    state_ref = ("&" + sym + "_st" + ("[w.replica].st" if many else "[0].st")) if native.state else "NULL"
 
     def literals(make, rsym: str) -> list[str]:
         # `{sym}` in an argument becomes the instance's symbol (unique names, e.g. of tables).
         return [str(a).replace("{sym}", rsym) for a in make(nm.node)] if make else []
 
     def replica_ref(r: int) -> str:
-        return "NULL" if not native.state else f"&{sym}_st[{r}].st" if many else f"&{sym}_st"
+        return "NULL" if not native.state else f"&{sym}_st[{r}].st"
 
     args = [state_ref, "m", "meta", "inp"] + (["&emit"] if native.emits else [])
     args += literals(native.process_args, sym)

@@ -178,6 +178,8 @@ cdef extern from "rte_dev.h" nogil:
 cdef extern from "chainc_rt.h" nogil:
     uint8_t* chainc_mbuf_data(rte_mbuf* m)
     void* chainc_mbuf_priv(rte_mbuf* m)
+    void chainc_prefetch_ring_burst(rte_mbuf** pkts, uint16_t n)
+    void chainc_prefetch_data(rte_mbuf* m)
     uint16_t chainc_priv_size(size_t meta_size)
     # Sanitized builds only (no-ops otherwise): see chainc_rt.h.
     void chainc_guard_frame(rte_mbuf* m)
