@@ -31,13 +31,15 @@ RX = 160.0  # receive: the driver's burst, the loop, the packet's first cache mi
 TX = 40.0  # buffered transmit
 DROP = 10.0  # bulk free of a dropped packet
 NF_CALL = 4.0  # per NF a packet visits: the output counter and the switch
-# A packet crossing a ring: the sender copies the metadata and enqueues (cheap);
-# the receiving core then misses on every line of the packet the sender's core
-# wrote (mbuf, metadata, headers). bench_optimiser measured about 1,000 cycles
-# per crossing on the bench machine's two cores, so a pipeline pays only for
-# heavy stages.
-RING_OUT = 30.0
-RING_IN = 1000.0
+# A packet crossing a ring costs both cores. The receiver misses on the lines
+# the sender's core wrote (mbuf, metadata, headers; the stage prefetches them
+# a burst ahead). The sender pays for the enqueue and, above all, for the
+# buffer coming back cold: the receiver frees the mbuf into its own cache, so
+# the core that receives from the port later allocates buffers another core
+# wrote last. Measured on the bench machine's two cores with bench chains
+# (docs/optimiser.md): about 450 cycles on each side.
+RING_OUT = 450.0
+RING_IN = 450.0
 PARSE = {Depth.NONE: 2.0, Depth.L2: 6.0, Depth.L3: 14.0, Depth.L4: 20.0}
 DEFAULT_HZ = 2.5e9
 
