@@ -131,9 +131,11 @@ class CostModel:
         return own + sum(self.edge_cost(e) for e in self.graph.out_edges(node.id))
 
     def ring_cost(self, edge: Edge, receiving: bool) -> float:
-        """What a ring on `edge` costs the sending or the receiving stage, per input packet."""
-        return self.edge_share.get((edge.src, edge.out_port), 0.0) * \
-            (RING_IN if receiving else RING_OUT) * self.scale
+        """What a ring on `edge` costs the sending or the receiving stage, per input packet.
+
+        Not rescaled by a profile: the scale absorbs what receiving this traffic
+        costs (net_pcap copies every frame), which a crossing does not repeat."""
+        return self.edge_share.get((edge.src, edge.out_port), 0.0) * (RING_IN if receiving else RING_OUT)
 
     def mpps(self, cycles: float, cores: float = 1.0) -> float:
         """Million packets per second `cores` cores sustain at `cycles` per packet each."""
