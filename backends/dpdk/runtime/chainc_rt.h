@@ -39,8 +39,8 @@ static inline void chainc_prefetch_ring_burst(struct rte_mbuf **pkts, uint16_t n
     }
 }
 
-/* The headers of a packet a few places ahead in the burst: a NIC writes
- * frames to memory, not to this core's cache. */
+/* The headers of a packet a few places ahead in a burst from a ring: the
+ * core that sent it wrote them last. */
 static inline void chainc_prefetch_data(struct rte_mbuf *m)
 {
     rte_prefetch0(rte_pktmbuf_mtod(m, void *));
