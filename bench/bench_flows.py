@@ -134,6 +134,26 @@ def measure(built: dict[str, harness.Built], nf_types: dict[str, str], files: di
     return results
 
 
+def sweep(tmp: Path, counts: list[int], texts_for, pcaps_for, nf_types: dict[str, str],
+          args: argparse.Namespace, first_pass: bool = False) -> tuple[list[dict], dict]:
+    """`measure` for each flow count: forward, counter and the chains `texts_for(flows)`
+    gives, over the files `pcaps_for(flows)` writes. Returns the results and the
+    files of the largest count (for the memory measurement)."""
+    results, largest = [], {}
+    for flows in counts:
+        chains = {"forward": harness.FORWARD_CHAIN,
+                  "counter": harness.write_chain(tmp, "counter", harness.COUNTER_CHAIN)}
+        for name, text in texts_for(flows).items():
+            chains[name] = harness.write_chain(tmp, name, text)
+        built = harness.build_all(chains)
+        print(f"writing traffic with {flows:,} flows ...", file=sys.stderr)
+        files = pcaps_for(flows)
+        results += measure(built, nf_types, files, args, tmp, first_pass)
+        if flows == max(counts):
+            largest = files
+    return results, largest
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seconds", type=float, default=3.0, help="length of one run")
@@ -144,21 +164,12 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     counts = [int(x) for x in args.flows.split(",")]
 
-    results = []
     with tempfile.TemporaryDirectory(prefix="chainc-bench-flows-") as d:
         tmp = Path(d)
-        memory = {}
-        for flows in counts:
-            chains = {"forward": harness.FORWARD_CHAIN,
-                      "counter": harness.write_chain(tmp, "counter", harness.COUNTER_CHAIN)}
-            for name, text in NF_CHAINS.items():
-                chains[name] = harness.write_chain(tmp, name, text.format(size=table_for(flows)))
-            built = harness.build_all(chains)
-            print(f"writing traffic with {flows:,} flows ...", file=sys.stderr)
-            files = pcaps(tmp, flows)
-            results += measure(built, NF_TYPES, files, args, tmp)
-            if flows == max(counts):
-                memory = memory_per_flow(tmp, files["udp64"], args.core)
+        results, largest = sweep(
+            tmp, counts, lambda flows: {n: t.format(size=table_for(flows)) for n, t in NF_CHAINS.items()},
+            lambda flows: pcaps(tmp, flows), NF_TYPES, args)
+        memory = memory_per_flow(tmp, largest["udp64"], args.core)
 
     harness.print_table(
         ["traffic", "flows", "nf", "forward", "counter", "nf Mpps", "nf/forward", "nf/counter", "nf cyc/pkt"],

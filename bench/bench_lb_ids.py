@@ -53,7 +53,7 @@ REPO = HERE.parent
 sys.path.insert(0, str(REPO))
 
 from bench import harness, traffic  # noqa: E402
-from bench.bench_flows import measure, table_for  # noqa: E402
+from bench.bench_flows import sweep, table_for  # noqa: E402
 
 VIP = "203.0.113.10"
 BACKENDS = [f"10.0.1.{i}" for i in range(1, 9)]
@@ -157,22 +157,12 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     counts = [int(x) for x in args.flows.split(",")]
 
-    results = []
     with tempfile.TemporaryDirectory(prefix="chainc-bench-lb-ids-") as d:
         tmp = Path(d)
         rules = write_rules(tmp / "bench.rules", args.signatures)
-        memory = {}
-        for flows in counts:
-            chains = {"forward": harness.FORWARD_CHAIN,
-                      "counter": harness.write_chain(tmp, "counter", harness.COUNTER_CHAIN)}
-            for name, text in chain_texts(rules, table_for(flows)).items():
-                chains[name] = harness.write_chain(tmp, name, text)
-            built = harness.build_all(chains)
-            print(f"writing traffic with {flows:,} flows ...", file=sys.stderr)
-            files = pcaps(tmp, flows)
-            results += measure(built, NF_TYPES, files, args, tmp, first_pass=True)
-            if flows == max(counts):
-                memory = memory_per_flow(tmp, files, rules, args.core)
+        results, largest = sweep(tmp, counts, lambda flows: chain_texts(rules, table_for(flows)),
+                                 lambda flows: pcaps(tmp, flows), NF_TYPES, args, first_pass=True)
+        memory = memory_per_flow(tmp, largest, rules, args.core)
 
     harness.print_table(
         ["traffic", "flows", "nf", "forward", "counter", "nf Mpps", "nf/forward", "nf/counter",
