@@ -93,15 +93,14 @@ def memory_per_flow(tmp: Path, pcap: traffic.BenchPcap, core: int) -> dict[str, 
     """Peak RSS over one pass of the file with a table for all its flows, less that with
     a 1,024-entry table, over the difference in tracked flows."""
     small = 1 << 10
-    mem = harness.replay_memory_mb(pcap.packets)
     out = {}
     for name, text in NF_CHAINS.items():
         built = harness.build_all({
             "small": harness.write_chain(tmp, f"{name}-small", text.format(size=small)),
             "large": harness.write_chain(tmp, f"{name}-large", text.format(size=table_for(pcap.flows))),
         })
-        large_kib = harness.peak_rss_kib(built["large"], pcap.path, pcap.packets, core, mem)
-        small_kib = harness.peak_rss_kib(built["small"], pcap.path, pcap.packets, core, mem)
+        large_kib = harness.peak_rss_kib(built["large"], pcap.path, pcap.packets, core)
+        small_kib = harness.peak_rss_kib(built["small"], pcap.path, pcap.packets, core)
         out[name] = (large_kib - small_kib) * 1024 / (pcap.flows - small)
     return out
 
@@ -113,8 +112,7 @@ def measure(built: dict[str, harness.Built], nf_types: dict[str, str], files: di
     `first_pass`, also the NF's cycles per packet over exactly one pass."""
     results = []
     for tname, pcap in files.items():
-        mem = harness.replay_memory_mb(pcap.packets)
-        runs = harness.alternate(built, pcap.path, args.rounds, args.seconds, args.core, tmp, mem)
+        runs = harness.alternate(built, pcap.path, args.rounds, args.seconds, args.core, tmp)
         fwd, cnt = runs["forward"].median, runs["counter"].median
         for name, nf_type in nf_types.items():
             r = runs[name]
@@ -125,7 +123,7 @@ def measure(built: dict[str, harness.Built], nf_types: dict[str, str], files: di
                       "ratio_to_counter": r.median / cnt if cnt else 0.0,
                       "cycles": r.cycles(nid), "runs": r.mpps, "counters": r.node(nid)["counters"]}
             if first_pass:
-                stats = harness.one_pass(built[name], pcap.path, pcap.packets, args.core, tmp, mem)
+                stats = harness.one_pass(built[name], pcap.path, pcap.packets, args.core, tmp)
                 result["first_pass_cycles"] = harness.cycles_per_packet(
                     next(x for x in stats["nodes"] if x["id"] == nid))
             results.append(result)

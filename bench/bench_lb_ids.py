@@ -125,14 +125,13 @@ def memory_per_flow(tmp: Path, files: dict[str, traffic.BenchPcap], rules: Path,
     out = {}
     for name, tname in (("loadbalancer", "udp64"), ("ids", "imix")):
         pcap = files[tname]
-        mem = harness.replay_memory_mb(pcap.packets)
         built = harness.build_all({
             "small": harness.write_chain(tmp, f"{name}-small", chain_texts(rules, small)[name]),
             "large": harness.write_chain(tmp, f"{name}-large",
                                          chain_texts(rules, table_for(pcap.flows))[name]),
         })
-        large_kib = harness.peak_rss_kib(built["large"], pcap.path, pcap.packets, core, mem)
-        small_kib = harness.peak_rss_kib(built["small"], pcap.path, pcap.packets, core, mem)
+        large_kib = harness.peak_rss_kib(built["large"], pcap.path, pcap.packets, core)
+        small_kib = harness.peak_rss_kib(built["small"], pcap.path, pcap.packets, core)
         tracked = pcap.flows if name == "loadbalancer" else tcp_flows(pcap.path)
         if tracked >= 4 * small:  # fewer flows than that measure noise, not tables
             out[name] = (large_kib - small_kib) * 1024 / (tracked - small)

@@ -81,8 +81,7 @@ def main(argv: list[str] | None = None) -> int:
                      "imix": traffic.write_imix(tmp / f"imix-{flows}.pcap", flows=flows,
                                                 packets=max(flows, 24000))}
             for tname, pcap in pcaps.items():
-                mem = harness.replay_memory_mb(pcap.packets)
-                runs = harness.alternate(built, pcap.path, args.rounds, args.seconds, args.core, tmp, mem)
+                runs = harness.alternate(built, pcap.path, args.rounds, args.seconds, args.core, tmp)
                 drops = {k: v for k, v in runs["nat"].node("nat")["drops"].items() if v}
                 assert not drops, drops
                 fwd, cnt, nat = (runs[name].median for name in ("forward", "counter", "nat"))
@@ -95,11 +94,10 @@ def main(argv: list[str] | None = None) -> int:
                       file=sys.stderr)
             if flows >= TABLE * 9 // 10:
                 small = harness.build_all({"small": harness.write_chain(tmp, "small", nat_chain(SMALL_TABLE))})
-                mem = harness.replay_memory_mb(pcaps["udp64"].packets)
                 full = harness.peak_rss_kib(built["nat"], pcaps["udp64"].path, pcaps["udp64"].packets,
-                                            args.core, mem)
+                                            args.core)
                 empty = harness.peak_rss_kib(small["small"], pcaps["udp64"].path, pcaps["udp64"].packets,
-                                            args.core, mem)
+                                            args.core)
                 memory = (full - empty) * 1024 / (min(flows, TABLE) - SMALL_TABLE)
 
     harness.print_table(

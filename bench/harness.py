@@ -82,52 +82,39 @@ def build_all(chains: dict[str, Path]) -> dict[str, Built]:
     return built
 
 
-def _replay(built: Built, pcap: Path, core: int, tmp: Path, memory_mb: int, **limit) -> dict:
-    """Replay a pcap from memory until `limit` (duration= or max_packets=); the statistics."""
+def _replay(built: Built, pcap: Path, core: int, tmp: Path, **limit) -> dict:
+    """Replay a pcap from memory until `limit` (duration= or max_packets=); the statistics.
+    The runner gives the EAL the memory that keeping the whole pcap in mbufs takes."""
     stats_path = tmp / "stats.json"
     opts = runner.RunOptions(inputs={"rx": str(pcap)}, infinite=True, stats_json=str(stats_path),
-                             quiet=True, first_core=core, memory_mb=memory_mb, **limit)
+                             quiet=True, first_core=core, **limit)
     proc = runner.run(built.binary, built.graph, opts, capture=True)
     if proc.returncode != 0:
         raise RuntimeError(f"chainc run failed ({proc.returncode}):\n{proc.stderr[-2000:]}")
     return json.loads(stats_path.read_text())
 
 
-def run_once(built: Built, pcap: Path, seconds: float, core: int, tmp: Path,
-             memory_mb: int = 512) -> tuple[float, dict]:
-    """One run of `seconds`: Mpps received and the binary's statistics.
-
-    `memory_mb` is the EAL's memory: infinite_rx keeps the whole pcap in mbufs."""
-    stats = _replay(built, pcap, core, tmp, memory_mb, duration=seconds)
+def run_once(built: Built, pcap: Path, seconds: float, core: int, tmp: Path) -> tuple[float, dict]:
+    """One run of `seconds`: Mpps received and the binary's statistics."""
+    stats = _replay(built, pcap, core, tmp, duration=seconds)
     received = sum(p["rx"] for p in stats["ports"])
     return received / stats["elapsed_s"] / 1e6, stats
 
 
-def one_pass(built: Built, pcap: Path, packets: int, core: int, tmp: Path, memory_mb: int = 512) -> dict:
+def one_pass(built: Built, pcap: Path, packets: int, core: int, tmp: Path) -> dict:
     """The binary's statistics after exactly one pass over a pcap of `packets` frames
     (replayed from memory like the timed runs, so rx costs the same)."""
-    return _replay(built, pcap, core, tmp, memory_mb, max_packets=packets)
+    return _replay(built, pcap, core, tmp, max_packets=packets)
 
 
-def replay_memory_mb(packets: int) -> int:
-    """EAL memory for replaying a pcap of `packets` frames: infinite_rx keeps them
-    all in mbufs, in a pool rounded up to 2^n - 1, plus 512 MiB for everything
-    else (an NF's tables included). Without hugepages an mbuf (2.5 KiB) may not
-    cross a 4 KiB page, so each takes a page."""
-    pool = 1
-    while pool < packets + 20000:  # the pool's other mbufs: rx/tx rings, caches
-        pool *= 2
-    return 512 + pool * 4096 // 2**20
-
-
-def peak_rss_kib(built: Built, pcap: Path, packets: int, core: int, memory_mb: int) -> int:
+def peak_rss_kib(built: Built, pcap: Path, packets: int, core: int) -> int:
     """The peak resident memory (KiB) of one pass over a pcap of `packets` frames,
     run as a child of its own.
 
     DPDK hands out never-touched memory without clearing it, so only the pages
     an NF's tables really use count: compare two table sizes over one file."""
     opts = runner.RunOptions(inputs={"rx": str(pcap)}, infinite=True, max_packets=packets, quiet=True,
-                             first_core=core, memory_mb=memory_mb)
+                             first_core=core)
     prefix = f"chainc-bench-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     proc = subprocess.Popen(runner.command(built.binary, built.graph, opts, prefix),
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -142,12 +129,12 @@ def peak_rss_kib(built: Built, pcap: Path, packets: int, core: int, memory_mb: i
 
 
 def alternate(built: dict[str, Built], pcap: Path, rounds: int, seconds: float, core: int,
-              tmp: Path, memory_mb: int = 512) -> dict[str, Runs]:
+              tmp: Path) -> dict[str, Runs]:
     """Each round runs every chain once, so slow drifts of the machine hit all alike."""
     runs = {name: Runs() for name in built}
     for _ in range(rounds):
         for name, b in built.items():
-            mpps, stats = run_once(b, pcap, seconds, core, tmp, memory_mb)
+            mpps, stats = run_once(b, pcap, seconds, core, tmp)
             runs[name].mpps.append(mpps)
             runs[name].stats.append(stats)
     return runs

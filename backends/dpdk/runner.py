@@ -21,6 +21,7 @@ from pathlib import Path
 
 from chainc.ir.graph import ChainGraph
 from chainc.passes import Plan, pinned_plan
+from chainc.pcapfile import PcapError, count_packets
 
 from . import rss
 
@@ -39,7 +40,7 @@ class RunOptions:
     stats_json: str | None = None
     stats_interval: float = 0.0
     quiet: bool = False
-    memory_mb: int = 512
+    memory_mb: int | None = None  # the EAL's memory (default: enough for the inputs, see eal_memory_mb)
     first_core: int = 0
     cpus: tuple[int, ...] | None = None  # the CPUs to run on (default: first_core, first_core + 1, ...)
     devices: dict[str, str] = field(default_factory=dict)  # port -> DPDK device string (e.g. net_null0)
@@ -55,20 +56,18 @@ def _devarg_path(port: str, path: str) -> str:
     return full
 
 
-def port_overrides(graph: ChainGraph, opts: RunOptions, plan: Plan | None = None,
-                   split_dir: str | None = None) -> list[str]:
-    """`--port NAME=DEVICE` arguments binding pcap files given on the command line (and
-    devices given as such); an input a replicated stage receives is split per queue
-    into `split_dir`."""
+def pcap_files(graph: ChainGraph, opts: RunOptions) -> dict[str, tuple[str | None, str | None]]:
+    """Each pcap-bound port's (input, output) file: from the command line, else the
+    .chain file's binding (relative to the .chain file). Ports bound to a device
+    on the command line, and ports with neither file, are left out."""
     ports = graph.ports()
     for name in list(opts.inputs) + list(opts.outputs) + list(opts.devices):
         if name not in ports:
             raise RunError(f"this chain has no port '{name}' (ports: {', '.join(ports) or 'none'})")
-    args = []
     base = os.path.dirname(os.path.abspath(graph.source_path)) if graph.source_path else "."
+    files = {}
     for name in ports:
         if name in opts.devices:
-            args += ["--port", f"{name}={opts.devices[name]}"]
             continue
         binding = graph.port_bindings.get(name)
         default_in = default_out = None
@@ -76,8 +75,61 @@ def port_overrides(graph: ChainGraph, opts: RunOptions, plan: Plan | None = None
             default_in, default_out = binding.args.get("in"), binding.args.get("out")
         rx = opts.inputs.get(name) or (default_in and os.path.join(base, str(default_in)))
         tx = opts.outputs.get(name) or (default_out and os.path.join(base, str(default_out)))
-        if not (rx or tx):
+        if rx or tx:
+            files[name] = (rx or None, tx or None)
+    return files
+
+
+# An mbuf (2.5 KiB) may not cross a 4 KiB page without hugepages, so it takes a page.
+MBUF_PAGE = 4096
+# Everything but replayed frames: rings, the other mbufs of the pool, the NFs' tables.
+BASE_MEMORY_MB = 512
+# Mbufs of the pool besides the replayed frames: rx/tx descriptors, ring slots, caches.
+OTHER_MBUFS = 20000
+
+
+def replay_memory_mb(frames: int) -> int:
+    """EAL memory for a run that keeps `frames` replayed frames in mbufs (infinite_rx
+    holds a whole pcap), in a pool rounded up to 2^n - 1 as the binary sizes it."""
+    if frames == 0:
+        return BASE_MEMORY_MB
+    pool = 1
+    while pool < frames + OTHER_MBUFS:
+        pool *= 2
+    return BASE_MEMORY_MB + pool * MBUF_PAGE // 2**20
+
+
+def eal_memory_mb(graph: ChainGraph, opts: RunOptions) -> int:
+    """The EAL memory of a run: `opts.memory_mb` when given, else enough for the
+    frames an infinite replay keeps in memory."""
+    if opts.memory_mb is not None:
+        return opts.memory_mb
+    if not opts.infinite:
+        return BASE_MEMORY_MB
+    frames = 0
+    for rx, _ in pcap_files(graph, opts).values():
+        if rx is not None:
+            try:
+                frames += count_packets(rx)
+            except (OSError, PcapError):
+                pass  # the binary reports an unreadable input itself, naming the file
+    return replay_memory_mb(frames)
+
+
+def port_overrides(graph: ChainGraph, opts: RunOptions, plan: Plan | None = None,
+                   split_dir: str | None = None) -> list[str]:
+    """`--port NAME=DEVICE` arguments binding pcap files given on the command line (and
+    devices given as such); an input a replicated stage receives is split per queue
+    into `split_dir`."""
+    files = pcap_files(graph, opts)
+    args = []
+    for name in graph.ports():
+        if name in opts.devices:
+            args += ["--port", f"{name}={opts.devices[name]}"]
+            continue
+        if name not in files:
             continue  # not a pcap port: the binary's own default binding applies
+        rx, tx = files[name]
         if tx:
             os.makedirs(os.path.dirname(os.path.abspath(tx)), exist_ok=True)
         parts = [f"net_pcap_{name}"]
@@ -103,8 +155,8 @@ def lcores(n_cores: int, opts: RunOptions) -> list[int]:
     return list(range(opts.first_core, opts.first_core + n_cores))
 
 
-def eal_args(cpus: list[int], opts: RunOptions, prefix: str) -> list[str]:
-    return ["-l", ",".join(map(str, cpus)), "--no-huge", "-m", str(opts.memory_mb), "--no-shconf",
+def eal_args(cpus: list[int], opts: RunOptions, prefix: str, memory_mb: int) -> list[str]:
+    return ["-l", ",".join(map(str, cpus)), "--no-huge", "-m", str(memory_mb), "--no-shconf",
             "--file-prefix", prefix, "--no-pci", "--no-telemetry", "--log-level=warning",
             *opts.eal_extra]
 
@@ -137,7 +189,8 @@ def command(binary: Path, graph: ChainGraph, opts: RunOptions, prefix: str,
     if len(cpus) < plan.n_cores or max(cpus) >= (os.cpu_count() or 1):
         raise RunError(f"this chain's plan runs on {plan.n_cores} core(s), but this machine has "
                        f"{os.cpu_count()} core(s)")
-    return [str(binary), *eal_args(cpus, opts, prefix), "--", *app_args(graph, opts, plan, split_dir)]
+    return [str(binary), *eal_args(cpus, opts, prefix, eal_memory_mb(graph, opts)), "--",
+            *app_args(graph, opts, plan, split_dir)]
 
 
 def runtime_dirs(prefix: str) -> list[Path]:

@@ -78,7 +78,7 @@ def create_pool(unsigned n_mbufs, unsigned cache):
     pool = rte_pktmbuf_pool_create(b"chainc_pool", n_mbufs, cache, priv,
                                    RTE_MBUF_DEFAULT_BUF_SIZE, rte_socket_id())
     if pool == NULL:
-        raise _dpdk_error(f"cannot create a mempool of {n_mbufs} mbufs (give more memory with -m)")
+        raise _dpdk_error(f"cannot create a mempool of {n_mbufs} mbufs (give the EAL more memory: -m MB, or `chainc run --eal '-m MB'`)")
 
 
 def create_rings():
