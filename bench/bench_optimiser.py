@@ -47,7 +47,7 @@ from chainc.backends.dpdk.codegen import CodegenError  # noqa: E402
 from chainc.driver import load_chain  # noqa: E402
 from chainc.ir.graph import NodeKind  # noqa: E402
 from chainc.passes import Depth, PlanOptions, default_cores, optimise  # noqa: E402
-from chainc.passes.profile import from_stats  # noqa: E402
+from chainc.passes.profile import from_runs, run_mpps  # noqa: E402
 from chainc.pcapfile import PcapPacket, read_pcap, write_pcap  # noqa: E402
 
 EXAMPLES = HERE.parent / "examples"
@@ -56,13 +56,9 @@ SAMPLE = EXAMPLES / "traffic" / "sample.pcap"
 
 @dataclass
 class Replay:
-    """The capture every cell replays, and the EAL memory that takes."""
+    """The capture every cell replays."""
     path: Path = SAMPLE
     packets: int = 0
-
-    @property
-    def memory_mb(self) -> int:
-        return harness.replay_memory_mb(self.packets)
 
 
 REPLAY = Replay()
@@ -75,6 +71,8 @@ def write_replay(tmp: Path, copies: int) -> Replay:
     path = tmp / "replay.pcap"
     n = write_pcap(path, [PcapPacket(p.ts_ns + k * span, p.data) for k in range(copies) for p in packets])
     return Replay(path, n)
+
+
 PASS_CHAINS = {"merge-classifiers": HERE / "chains" / "nested.chain",
                "parse-once": HERE / "chains" / "l2.chain"}
 
@@ -101,21 +99,27 @@ def run_cell(cell: Cell, seconds: float, tmp: Path) -> tuple[float, dict]:
     stats_path = tmp / "stats.json"
     devices = {p: f"net_null_{p}" for p in cell.graph.ports() if p not in cell.inputs}
     opts = runner.RunOptions(inputs=cell.inputs, devices=devices, infinite=True, duration=seconds,
-                             stats_json=str(stats_path), quiet=True, cpus=cell.plan.used_cpus,
-                             memory_mb=REPLAY.memory_mb)
+                             stats_json=str(stats_path), quiet=True, cpus=cell.plan.used_cpus)
     proc = runner.run(cell.binary, cell.graph, opts, capture=True, plan=cell.plan)
     if proc.returncode != 0:
         raise RuntimeError(f"{cell.name}: run failed ({proc.returncode}):\n{proc.stderr[-2000:]}")
     stats = json.loads(stats_path.read_text())
-    return sum(p["rx"] for p in stats["ports"]) / stats["elapsed_s"] / 1e6, stats
+    return run_mpps(stats), stats
+
+
+def alternate_runs(cells: list[Cell], rounds: int, seconds: float, tmp: Path) -> dict[str, list[dict]]:
+    """Each round runs every cell once; each cell's runs' statistics."""
+    out: dict[str, list[dict]] = {c.name: [] for c in cells}
+    for _ in range(rounds):
+        for c in cells:
+            out[c.name].append(run_cell(c, seconds, tmp)[1])
+    return out
 
 
 def alternate(cells: list[Cell], rounds: int, seconds: float, tmp: Path) -> dict[str, list[float]]:
-    out: dict[str, list[float]] = {c.name: [] for c in cells}
-    for _ in range(rounds):
-        for c in cells:
-            out[c.name].append(run_cell(c, seconds, tmp)[0])
-    return out
+    """Each cell's Mpps in `rounds` alternating runs."""
+    return {name: [run_mpps(s) for s in runs]
+            for name, runs in alternate_runs(cells, rounds, seconds, tmp).items()}
 
 
 def native_examples() -> list[Path]:
@@ -153,12 +157,16 @@ def predict(args, tmp: Path) -> None:
             print(f"  {path.name}: skipped: {exc}", file=sys.stderr)
             continue
         # The first run of a fresh binary was 10-20% slower than the later ones
-        # (page cache, first faults): warm up first. Single runs then still
-        # spread by 15-30% here, so the profile is the median of three runs.
+        # (page cache, first faults): warm up first. Single runs then spread by
+        # 15-30% here, within a run too, so the profile is measured like
+        # `chainc profile --runs`: the median of several one-core runs, taken in
+        # the same rounds as the measured cells so that the machine's drift hits
+        # both alike.
         run_cell(one, args.seconds, tmp)
-        profile_runs = sorted((run_cell(one, args.seconds, tmp) for _ in range(3)), key=lambda r: r[0])
-        profile = from_stats(profile_runs[1][1])
-        mpps = alternate([one, many], args.rounds, args.seconds, tmp)
+        profiling = Cell("profile", one.graph, one.plan, one.binary, one.inputs)
+        runs = alternate_runs([profiling, one, many], args.rounds, args.seconds, tmp)
+        profile = from_runs(runs["profile"])
+        mpps = {name: [run_mpps(r) for r in cell_runs] for name, cell_runs in runs.items()}
         for cell in (one, many):
             profiled = optimise(cell.graph, PlanOptions(cell.plan.used_cpus, profile))
             measured = statistics.median(mpps[cell.name])
@@ -169,7 +177,7 @@ def predict(args, tmp: Path) -> None:
     harness.print_table(["chain", "cores", "stages", "hints Mpps", "profile Mpps", "measured Mpps",
                          "hints/measured", "profile/measured"], rows,
                         f"(measured: medians of {args.rounds} alternating runs of {args.seconds:g} s; "
-                        "the profile comes from the median of three more one-core runs)")
+                        f"the profile: the median of {args.rounds} more one-core runs in the same rounds)")
 
 
 def passes(args, tmp: Path) -> None:

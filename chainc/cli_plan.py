@@ -113,20 +113,23 @@ Examples:
 @click.option("-o", "--output", type=click.Path(dir_okay=False), metavar="FILE",
               help="Where to write the profile (default: CHAIN.profile).")
 @click.option("--seconds", type=click.FloatRange(min=0.2), default=3.0, show_default=True,
-              help="How long to replay the traffic.")
+              help="How long each run replays the traffic.")
+@click.option("--runs", type=click.IntRange(min=1), default=3, show_default=True,
+              help="How many runs; the profile is the one with the median rate.")
 @click.option("--core", type=click.IntRange(min=0), default=None, metavar="N",
               help="The CPU to run on (default: the last one).")
 @click.argument("file")
 @click.pass_context
 def profile(ctx: click.Context, file: str, inputs: tuple[str, ...], output: str | None,
-            seconds: float, core: int | None, nf_path: tuple[str, ...]) -> None:
+            seconds: float, runs: int, core: int | None, nf_path: tuple[str, ...]) -> None:
     """Measure a chain on real traffic, for the optimiser's cost model.
 
     Builds the chain on one core, replays the --in captures for --seconds
-    into null devices (nothing is written), and records each NF's cycles per
-    packet, the share of the traffic each output takes, and the framework's
-    cost per packet. `chainc plan --profile` and `chainc build --profile`
-    then cost plans with these measurements instead of the NFs' hints.
+    into null devices (nothing is written), --runs times, and records, from
+    the run with the median rate, each NF's cycles per packet, the share of
+    the traffic each output takes, and the framework's cost per packet.
+    `chainc plan --profile` and `chainc build --profile` then cost plans
+    with these measurements instead of the NFs' hints.
     """
     from chainc.backends.dpdk import runner
     from chainc.backends.dpdk.build import BuildError
@@ -134,7 +137,7 @@ def profile(ctx: click.Context, file: str, inputs: tuple[str, ...], output: str 
     from chainc.ir.graph import NodeKind
     from chainc.passes import PlanOptions, optimise
     from chainc.passes.cores import available_cpus
-    from chainc.passes.profile import from_stats
+    from chainc.passes.profile import from_runs
 
     graph, _ = _load(ctx, file, nf_path)
     cpu = core if core is not None else available_cpus()[-1]
@@ -149,24 +152,30 @@ def profile(ctx: click.Context, file: str, inputs: tuple[str, ...], output: str 
         stats_path = Path(tmp) / "stats.json"
         opts = runner.RunOptions(inputs=pairs, devices=devices, infinite=True, duration=seconds,
                                  stats_json=str(stats_path), quiet=True, cpus=(cpu,))
+        measured_runs = []
         try:
             built = _build(graph, None, plan=chosen)
-            proc = runner.run(built.binary, graph, opts, capture=True, plan=chosen)
+            for _ in range(runs):
+                stats_path.unlink(missing_ok=True)
+                proc = runner.run(built.binary, graph, opts, capture=True, plan=chosen)
+                if proc.returncode != 0 or not stats_path.exists():
+                    click.echo(f"chainc: error: the profiling run failed ({proc.returncode}):\n"
+                               f"{proc.stderr.strip()}", err=True)
+                    ctx.exit(EXIT_ERROR)
+                measured_runs.append(json.loads(stats_path.read_text()))
         except (BuildError, runner.RunError) as exc:
             click.echo(f"chainc: error: {exc}", err=True)
             ctx.exit(EXIT_ERROR)
-        if proc.returncode != 0 or not stats_path.exists():
-            click.echo(f"chainc: error: the profiling run failed ({proc.returncode}):\n"
-                       f"{proc.stderr.strip()}", err=True)
-            ctx.exit(EXIT_ERROR)
-        stats = json.loads(stats_path.read_text())
-    measured = from_stats(stats)
+    measured = from_runs(measured_runs)
     target = output or f"{graph.name}.profile"
     measured.path = target
     measured.save(target)
     click.echo(f"{target}: {measured.packets:,} packets in {measured.seconds:.2f} s on CPU {cpu}: "
                f"{measured.mpps:.2f} Mpps, {measured.overhead_cycles:.0f} cycles per packet "
                "beyond the NFs")
+    if runs > 1:
+        rates = ", ".join(f"{r:.2f}" for r in measured.runs_mpps)
+        click.echo(f"  the median of {runs} runs ({rates} Mpps)")
     for node_id, n in measured.nodes.items():
         share = n.packets_in / measured.packets if measured.packets else 0.0
         cycles = f"{n.cycles:.0f}" if n.cycles is not None else "-"

@@ -445,6 +445,27 @@ def test_a_profile_replaces_the_hints(registry, tmp_path):
     assert optimise(graph, PlanOptions((0,), profile=loaded)).nf_cycles["Counter#2"] == 8.0  # its hint
 
 
+def test_a_profile_of_several_runs_is_the_median_run(tmp_path):
+    from chainc.passes.profile import from_runs, load
+
+    def run(packets: int, nf_cycles: float) -> dict:
+        return {"chain": "t", "elapsed_s": 1.0, "tsc_hz": 2e9,
+                "ports": [{"name": "wan", "rx": packets}],
+                "nodes": [{"id": "Counter#1", "type": "Counter", "in": packets, "out": {"out": packets},
+                           "cycles": nf_cycles * 100, "cycle_samples": 100}]}
+
+    runs = [run(5_000_000, 40.0), run(4_000_000, 50.0), run(6_000_000, 30.0)]
+    measured = from_runs(runs)
+    assert measured.mpps == 5.0 and measured.nodes["Counter#1"].cycles == 40.0
+    assert measured.runs_mpps == [5.0, 4.0, 6.0]
+    assert from_runs(runs[:2]).mpps == 4.0  # of an even number, the slower middle run
+    path = tmp_path / "t.profile"
+    measured.save(str(path))
+    assert load(str(path)).runs_mpps == [5.0, 4.0, 6.0]
+    with pytest.raises(ValueError):
+        from_runs([])
+
+
 def test_a_broken_profile_is_a_clear_error(tmp_path):
     from chainc.passes.profile import ProfileError, load
 

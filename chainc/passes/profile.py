@@ -1,14 +1,19 @@
 """Profiles: what a chain measured on real traffic, for the cost model.
 
 `chainc profile FILE --in PORT=PCAP` runs the chain on one core over the
-capture, replayed for a few seconds into null devices, and writes this JSON
-(`build` and `plan` read it with `--profile`):
+capture, replayed for a few seconds into null devices, several times, and
+writes this JSON of the run with the median rate (`build` and `plan` read it
+with `--profile`):
 
     {"chainc_profile": 1, "chain": str, "tsc_hz": float,
      "packets": int, "seconds": float, "mpps": float,
      "overhead_cycles": float,        # per input packet, beyond the NFs' own cycles
+     "runs_mpps": [float, ...],       # the rate of every run, the median one's included
      "rx": {port: packets},
      "nodes": {id: {"type": str, "in": int, "out": {port: int}, "cycles": float | null}}}
+
+One run is not enough on a shared machine: back-to-back runs of one binary
+spread by 15-30% there, so a single run may cost every NF a quarter too low.
 
 Node ids are those of the optimised graph (`chainc plan` lists them); an NF
 the profile does not name is costed from its spec's hint.
@@ -46,6 +51,7 @@ class Profile:
     overhead_cycles: float
     rx: dict[str, int] = field(default_factory=dict)
     nodes: dict[str, NodeProfile] = field(default_factory=dict)
+    runs_mpps: list[float] = field(default_factory=list)
     path: str = ""
 
     @property
@@ -63,7 +69,8 @@ class Profile:
         return {
             "chainc_profile": FORMAT, "chain": self.chain, "tsc_hz": self.tsc_hz,
             "packets": self.packets, "seconds": round(self.seconds, 6), "mpps": round(self.mpps, 4),
-            "overhead_cycles": round(self.overhead_cycles, 2), "rx": self.rx,
+            "overhead_cycles": round(self.overhead_cycles, 2),
+            "runs_mpps": [round(r, 4) for r in self.runs_mpps], "rx": self.rx,
             "nodes": {k: {"in": v.packets_in, "out": v.out,
                           "cycles": None if v.cycles is None else round(v.cycles, 2)}
                       for k, v in self.nodes.items()},
@@ -94,6 +101,23 @@ def from_stats(stats: dict[str, Any]) -> Profile:
                    {p["name"]: p["rx"] for p in stats["ports"] if p["rx"]}, nodes)
 
 
+def run_mpps(stats: dict[str, Any]) -> float:
+    """A run's received packets per second, in millions."""
+    return sum(p["rx"] for p in stats["ports"]) / stats["elapsed_s"] / 1e6 if stats["elapsed_s"] else 0.0
+
+
+def from_runs(runs: list[dict[str, Any]]) -> Profile:
+    """The profile of the run with the median rate among `runs` (the statistics of
+    saturated one-core runs), with every run's rate recorded. The median of an
+    even number of runs is the slower of the middle two."""
+    if not runs:
+        raise ValueError("a profile needs at least one run")
+    ranked = sorted(runs, key=run_mpps)
+    profile = from_stats(ranked[(len(ranked) - 1) // 2])
+    profile.runs_mpps = [run_mpps(r) for r in runs]
+    return profile
+
+
 def load(path: str) -> Profile:
     try:
         data = json.loads(Path(path).read_text())
@@ -109,6 +133,7 @@ def load(path: str) -> Profile:
                  for k, v in data["nodes"].items()}
         return Profile(str(data["chain"]), float(data["tsc_hz"]), int(data["packets"]),
                        float(data["seconds"]), float(data["overhead_cycles"]),
-                       {str(k): int(v) for k, v in data.get("rx", {}).items()}, nodes, path)
+                       {str(k): int(v) for k, v in data.get("rx", {}).items()}, nodes,
+                       [float(r) for r in data.get("runs_mpps", [])], path)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ProfileError(f"{path}: a profile field is missing or malformed ({exc})") from None

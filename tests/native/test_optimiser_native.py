@@ -153,10 +153,12 @@ def test_profile_then_plan_with_it_from_the_command_line(tmp_path, build_cache):
                               text=True, env=env, timeout=600)
 
     made = chainc("profile", str(quickstart), "--in", f"wan={EXAMPLES / 'traffic' / 'sample.pcap'}",
-                  "-o", str(out), "--seconds", "0.5")
+                  "-o", str(out), "--seconds", "0.5", "--runs", "3")
     assert made.returncode == 0, made.stderr
     profile = json.loads(out.read_text())
     assert profile["packets"] > 0 and profile["tsc_hz"] > 0
+    assert len(profile["runs_mpps"]) == 3 and sorted(profile["runs_mpps"])[1] == pytest.approx(profile["mpps"])
+    assert "the median of 3 runs" in made.stdout
     assert set(profile["nodes"]) == {"cls", "Counter#1", "MacSwap#1", "Counter#2"}
     shares = {k: v["in"] / profile["packets"] for k, v in profile["nodes"].items()}
     assert shares["cls"] == 1.0 and 0.2 < shares["Counter#1"] < 0.5  # the capture's web share
