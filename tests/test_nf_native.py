@@ -116,7 +116,7 @@ def _build(tmp: Path, pyx: str, pxds: dict[str, Path]):
     key = hashlib.sha256(pyx.encode())
     for name, path in sorted(pxds.items()):
         key.update(name.encode() + path.read_bytes())
-    for f in ("dpdk.pxd", "meta.pxd", "chainc_rt.h"):
+    for f in ("dpdk.pxd", "meta.pxd", "flowtable.pxd", "chainc_rt.h"):
         key.update((RUNTIME / f).read_bytes())
     key.update(Cython.__version__.encode() + " ".join(cflags).encode())
     modname = f"nfnative_{key.hexdigest()[:16]}"
@@ -126,7 +126,7 @@ def _build(tmp: Path, pyx: str, pxds: dict[str, Path]):
     work.mkdir(parents=True, exist_ok=True)
     target = work / (modname + sysconfig.get_config_var("EXT_SUFFIX"))
     if not target.exists():
-        for f in ("dpdk.pxd", "meta.pxd"):
+        for f in ("dpdk.pxd", "meta.pxd", "flowtable.pxd"):
             shutil.copy(RUNTIME / f, work / f)
         for name, path in pxds.items():
             shutil.copy(path, work / f"{name}.pxd")

@@ -26,7 +26,7 @@ from .codegen import nf_module_name, render
 from .model import build_model
 
 RUNTIME = Path(__file__).parent / "runtime"
-RUNTIME_FILES = ("dpdk.pxd", "meta.pxd", "chainc_rt.h", "chainc_native.pxi")
+RUNTIME_FILES = ("dpdk.pxd", "meta.pxd", "flowtable.pxd", "chainc_rt.h", "chainc_native.pxi")
 # Plain-Python modules the binary carries as source for its control plane: the
 # same files chainc uses, so the binary and `chainc sim` report alike.
 EMBEDDED = {"chainc_stats": Path(stats.__file__), "chainc_pcapfile": Path(pcapfile.__file__),

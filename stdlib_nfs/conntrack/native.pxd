@@ -24,48 +24,15 @@
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t, int32_t
 from libc.string cimport memset, memcpy
 from dpdk cimport rte_mbuf, rte_errno, chainc_mbuf_data, chainc_now_ns
+from flowtable cimport (rte_hash, rte_hash_crc, rte_hash_function, rte_hash_set_cmp_func, rte_hash_hash,
+                        rte_hash_lookup_with_hash, rte_hash_add_key_with_hash, rte_hash_del_key,
+                        rte_hash_get_key_with_position, flow_table_create, flow_records,
+                        FLOW_NIL, flow_link, flow_queue, flow_queue_init, flow_queue_remove,
+                        flow_queue_append)
 from meta cimport (pkt_meta, META_L3_IPV4, META_L3_IP, META_FRAG, META_SPLIT,
                    META_IPV6_EXT_LIMIT, META_L4_BAD, META_CT_NEW, META_CT_ESTABLISHED,
                    META_CT_RELATED, META_CT_INVALID, META_CT_EV_START, META_CT_EV_ESTABLISHED,
                    META_CT_EV_END, META_CT_EV_RETRANS, META_CT_EV_STATE)
-
-cdef extern from "rte_hash.h" nogil:
-    ctypedef uint32_t (*rte_hash_function)(const void* key, uint32_t key_len,
-                                           uint32_t init_val) noexcept nogil
-
-    struct rte_hash:
-        pass
-
-    struct rte_hash_parameters:
-        const char* name
-        uint32_t entries
-        uint32_t reserved
-        uint32_t key_len
-        rte_hash_function hash_func
-        uint32_t hash_func_init_val
-        int socket_id
-        uint8_t extra_flag
-
-    enum:
-        RTE_HASH_EXTRA_FLAGS_EXT_TABLE
-
-    ctypedef int (*rte_hash_cmp_eq_t)(const void* key1, const void* key2, size_t key_len) noexcept nogil
-
-    rte_hash* rte_hash_create(const rte_hash_parameters* params)
-    void rte_hash_set_cmp_func(rte_hash* h, rte_hash_cmp_eq_t func)
-    uint32_t rte_hash_hash(const rte_hash* h, const void* key)
-    int32_t rte_hash_lookup_with_hash(const rte_hash* h, const void* key, uint32_t sig)
-    int32_t rte_hash_add_key_with_hash(const rte_hash* h, const void* key, uint32_t sig)
-    int32_t rte_hash_del_key(const rte_hash* h, const void* key)
-    int rte_hash_get_key_with_position(const rte_hash* h, const int32_t position, void** key)
-    int32_t rte_hash_max_key_id(const rte_hash* h)
-
-cdef extern from "rte_hash_crc.h" nogil:
-    uint32_t rte_hash_crc(const void* data, uint32_t data_len, uint32_t init_val)
-
-cdef extern from "rte_malloc.h" nogil:
-    void* rte_zmalloc(const char* type, size_t size, unsigned align)
-
 
 cdef enum:
     CONNTRACK_NEW = 0          # outputs
@@ -104,7 +71,6 @@ cdef enum:
 
 cdef extern from *:
     """
-    #define CONNTRACK_NIL 0xFFFFFFFFu
     /* Keys are 40 bytes: five word compares instead of rte_hash's memcmp. */
     static int conntrack_key_differs(const void *a, const void *b, size_t len)
     {
@@ -132,7 +98,6 @@ cdef extern from *:
          {10, 10, 10, 10, 10, 10, 10, 10, 10, 10}},
     };
     """
-    const uint32_t CONNTRACK_NIL
     int conntrack_key_differs(const void* a, const void* b, size_t len) noexcept nogil
     const uint64_t CONNTRACK_VALID_FLAGS
     const uint8_t conntrack_tcp_table[2][6][10]
@@ -166,8 +131,7 @@ cdef struct conntrack_side:    # what one direction of a TCP connection sent
 cdef struct conntrack_conn:    # 56 bytes, one per rte_hash position
     uint64_t deadline
     uint32_t id
-    uint32_t prev              # neighbours in its timeout queue
-    uint32_t next
+    flow_link link             # neighbours in its timeout queue
     uint8_t tcp
     uint8_t status
     uint8_t queue
@@ -179,8 +143,7 @@ cdef struct conntrack_state:
     rte_hash* table
     conntrack_conn* conns
     uint64_t timeout[CONNTRACK_QUEUES]
-    uint32_t head[CONNTRACK_QUEUES]
-    uint32_t tail[CONNTRACK_QUEUES]
+    flow_queue queues[CONNTRACK_QUEUES]
     uint32_t size
     uint32_t next_id
     int strict
@@ -196,28 +159,18 @@ cdef struct conntrack_state:
 cdef inline int conntrack_setup(conntrack_state* st, const char* name, uint32_t size, int strict,
                                 const uint64_t* timeouts) noexcept nogil:
     """Create the table; 0 or a CONNTRACK_ERR_* code."""
-    cdef rte_hash_parameters p
     cdef int q
-    memset(&p, 0, sizeof(p))
-    p.name = name
-    p.entries = size if size >= 8 else 8  # rte_hash's minimum; `size` is enforced here
-    p.key_len = sizeof(conntrack_key)
-    p.hash_func = <rte_hash_function>rte_hash_crc
-    p.socket_id = -1  # SOCKET_ID_ANY
-    p.extra_flag = RTE_HASH_EXTRA_FLAGS_EXT_TABLE  # no insert fails before `entries` keys
-    st.table = rte_hash_create(&p)
+    st.table = flow_table_create(name, size, sizeof(conntrack_key), <rte_hash_function>rte_hash_crc)
     if st.table == NULL:
         st.failed_errno = rte_errno
         return CONNTRACK_ERR_HASH
     rte_hash_set_cmp_func(st.table, conntrack_key_differs)
-    st.conns = <conntrack_conn*>rte_zmalloc(b"conntrack", sizeof(conntrack_conn)
-                                            * (<size_t>rte_hash_max_key_id(st.table) + 1), 64)
+    st.conns = <conntrack_conn*>flow_records(st.table, sizeof(conntrack_conn), b"conntrack")
     if st.conns == NULL:
         return CONNTRACK_ERR_NOMEM
     for q in range(CONNTRACK_QUEUES):
         st.timeout[q] = timeouts[q]
-        st.head[q] = CONNTRACK_NIL
-        st.tail[q] = CONNTRACK_NIL
+        flow_queue_init(&st.queues[q])
     st.size = size
     st.strict = strict
     st.next_id = 1
@@ -269,28 +222,14 @@ cdef inline void conntrack_echo(conntrack_key* k, uint8_t family, uint8_t proto,
 # -- the table and its timeout queues -------------------------------------------
 
 cdef inline void conntrack_unlink(conntrack_state* st, uint32_t i) noexcept nogil:
-    cdef conntrack_conn* c = &st.conns[i]
-    if c.prev == CONNTRACK_NIL:
-        st.head[c.queue] = c.next
-    else:
-        st.conns[c.prev].next = c.next
-    if c.next == CONNTRACK_NIL:
-        st.tail[c.queue] = c.prev
-    else:
-        st.conns[c.next].prev = c.prev
+    flow_queue_remove(&st.queues[st.conns[i].queue], <char*>&st.conns[0].link, sizeof(conntrack_conn), i)
 
 
 cdef inline void conntrack_link(conntrack_state* st, uint32_t i, uint8_t q, uint64_t now) noexcept nogil:
     cdef conntrack_conn* c = &st.conns[i]
     c.queue = q
     c.deadline = now + st.timeout[q]
-    c.prev = st.tail[q]
-    c.next = CONNTRACK_NIL
-    if st.tail[q] == CONNTRACK_NIL:
-        st.head[q] = i
-    else:
-        st.conns[st.tail[q]].next = i
-    st.tail[q] = i
+    flow_queue_append(&st.queues[q], <char*>&st.conns[0].link, sizeof(conntrack_conn), i)
 
 
 cdef inline void conntrack_refresh(conntrack_state* st, uint32_t i, uint8_t q, uint64_t now) noexcept nogil:
@@ -311,14 +250,14 @@ cdef inline void conntrack_remove(conntrack_state* st, uint32_t i) noexcept nogi
 cdef inline bint conntrack_reclaim_one(conntrack_state* st, uint64_t now) noexcept nogil:
     """Remove the expired queue head with the earliest deadline, if any."""
     cdef int q
-    cdef uint32_t best = CONNTRACK_NIL
+    cdef uint32_t best = FLOW_NIL
     cdef uint32_t h
     for q in range(CONNTRACK_QUEUES):
-        h = st.head[q]
-        if h != CONNTRACK_NIL and st.conns[h].deadline <= now:
-            if best == CONNTRACK_NIL or st.conns[h].deadline < st.conns[best].deadline:
+        h = st.queues[q].head
+        if h != FLOW_NIL and st.conns[h].deadline <= now:
+            if best == FLOW_NIL or st.conns[h].deadline < st.conns[best].deadline:
                 best = h
-    if best == CONNTRACK_NIL:
+    if best == FLOW_NIL:
         return False
     conntrack_remove(st, best)
     st.expired += 1

@@ -30,43 +30,11 @@ from posix.unistd cimport usleep
 from dpdk cimport (rte_mbuf, rte_ring, rte_errno, RING_F_SP_ENQ, RING_F_SC_DEQ, chainc_now_ns,
                    chainc_load_flag, chainc_store_flag)
 from meta cimport (pkt_meta, META_L3_IPV4, META_L3_IP, META_L4_OK, META_CT_EV_RETRANS)
-
-cdef extern from "rte_hash.h" nogil:
-    ctypedef uint32_t (*rte_hash_function)(const void* key, uint32_t key_len,
-                                           uint32_t init_val) noexcept nogil
-
-    struct rte_hash:
-        pass
-
-    struct rte_hash_parameters:
-        const char* name
-        uint32_t entries
-        uint32_t reserved
-        uint32_t key_len
-        rte_hash_function hash_func
-        uint32_t hash_func_init_val
-        int socket_id
-        uint8_t extra_flag
-
-    enum:
-        RTE_HASH_EXTRA_FLAGS_EXT_TABLE
-
-    ctypedef int (*rte_hash_cmp_eq_t)(const void* key1, const void* key2, size_t key_len) noexcept nogil
-
-    rte_hash* rte_hash_create(const rte_hash_parameters* params)
-    void rte_hash_set_cmp_func(rte_hash* h, rte_hash_cmp_eq_t func)
-    uint32_t rte_hash_hash(const rte_hash* h, const void* key)
-    int32_t rte_hash_lookup_with_hash(const rte_hash* h, const void* key, uint32_t sig)
-    int32_t rte_hash_add_key_with_hash(const rte_hash* h, const void* key, uint32_t sig)
-    int32_t rte_hash_del_key(const rte_hash* h, const void* key)
-    int rte_hash_get_key_with_position(const rte_hash* h, const int32_t position, void** key)
-    int32_t rte_hash_max_key_id(const rte_hash* h)
-
-cdef extern from "rte_hash_crc.h" nogil:
-    uint32_t rte_hash_crc(const void* data, uint32_t data_len, uint32_t init_val)
-
-cdef extern from "rte_malloc.h" nogil:
-    void* rte_zmalloc(const char* type, size_t size, unsigned align)
+from flowtable cimport (rte_hash, rte_hash_crc, rte_hash_function, rte_hash_set_cmp_func, rte_hash_hash,
+                        rte_hash_lookup_with_hash, rte_hash_add_key_with_hash, rte_hash_del_key,
+                        rte_hash_get_key_with_position, rte_zmalloc, flow_table_create, flow_records,
+                        FLOW_NIL, flow_link, flow_queue, flow_queue_init, flow_queue_remove,
+                        flow_queue_append)
 
 cdef extern from "rte_ring_elem.h" nogil:
     rte_ring* rte_ring_create_elem(const char* name, unsigned esize, unsigned count,
@@ -104,7 +72,6 @@ cdef enum:
 
 cdef extern from *:
     """
-    #define FLOWMONITOR_NIL 0xFFFFFFFFu
     /* Keys are 40 bytes: five word compares instead of rte_hash's memcmp. */
     static int flowmonitor_key_differs(const void *a, const void *b, size_t len)
     {
@@ -114,7 +81,6 @@ cdef extern from *:
     }
     static const char *const flowmonitor_reasons[] = {"idle", "active", "end", "exit"};
     """
-    const uint32_t FLOWMONITOR_NIL
     int flowmonitor_key_differs(const void* a, const void* b, size_t len) noexcept nogil
     const char* const flowmonitor_reasons[4]
 
@@ -131,11 +97,6 @@ cdef struct flowmonitor_key:   # 40 bytes, one direction of a conversation
     uint16_t zero
 
 
-cdef struct flowmonitor_link:
-    uint32_t prev
-    uint32_t next
-
-
 cdef struct flowmonitor_flow:  # 72 bytes, one per rte_hash position
     uint64_t first_ns          # start of the current record; 0: nothing to report
     uint64_t last_ns
@@ -143,7 +104,7 @@ cdef struct flowmonitor_flow:  # 72 bytes, one per rte_hash position
     uint64_t bytes
     uint64_t total_packets     # over the flow's life, for the heavy hitters
     uint64_t total_bytes
-    flowmonitor_link link[2]   # in the idle queue, and the active one while first_ns != 0
+    flow_link link[2]          # in the idle queue, and the active one while first_ns != 0
     uint32_t retrans
     uint8_t tcp_flags
     uint8_t _pad[3]
@@ -181,8 +142,7 @@ cdef struct flowmonitor_state:
     pthread_t thread
     uint32_t size
     uint32_t count
-    uint32_t head[2]           # the queues: FLOWMONITOR_BY_LAST, FLOWMONITOR_BY_START
-    uint32_t tail[2]
+    flow_queue queues[2]       # FLOWMONITOR_BY_LAST, FLOWMONITOR_BY_START
     uint32_t top_n
     uint32_t top_count
     int csv
@@ -301,21 +261,12 @@ cdef inline int flowmonitor_setup(flowmonitor_state* st, const char* name, uint3
                                   uint32_t queue_size, uint32_t top, int csv, uint64_t idle_ns,
                                   uint64_t active_ns, const char* path) noexcept nogil:
     """Create the table, the export ring, the file and the exporter; 0 or FLOWMONITOR_ERR_*."""
-    cdef rte_hash_parameters p
-    memset(&p, 0, sizeof(p))
-    p.name = name
-    p.entries = size if size >= 8 else 8  # rte_hash's minimum; `size` is enforced here
-    p.key_len = sizeof(flowmonitor_key)
-    p.hash_func = <rte_hash_function>rte_hash_crc
-    p.socket_id = -1  # SOCKET_ID_ANY
-    p.extra_flag = RTE_HASH_EXTRA_FLAGS_EXT_TABLE  # no insert fails before `entries` keys
-    st.table = rte_hash_create(&p)
+    st.table = flow_table_create(name, size, sizeof(flowmonitor_key), <rte_hash_function>rte_hash_crc)
     if st.table == NULL:
         st.failed_errno = rte_errno
         return FLOWMONITOR_ERR_TABLE
     rte_hash_set_cmp_func(st.table, flowmonitor_key_differs)
-    st.entries = <flowmonitor_flow*>rte_zmalloc(b"flowmonitor", sizeof(flowmonitor_flow)
-                                              * (<size_t>rte_hash_max_key_id(st.table) + 1), 64)
+    st.entries = <flowmonitor_flow*>flow_records(st.table, sizeof(flowmonitor_flow), b"flowmonitor")
     st.queue = rte_ring_create_elem(name, sizeof(flowmonitor_record), queue_size, -1,
                                     RING_F_SP_ENQ | RING_F_SC_DEQ)
     if top:
@@ -328,7 +279,8 @@ cdef inline int flowmonitor_setup(flowmonitor_state* st, const char* name, uint3
     st.csv = csv
     st.idle_ns = idle_ns
     st.active_ns = active_ns
-    st.head[0] = st.head[1] = st.tail[0] = st.tail[1] = FLOWMONITOR_NIL
+    flow_queue_init(&st.queues[0])
+    flow_queue_init(&st.queues[1])
     st.file = fopen(path, b"w")
     if st.file == NULL:
         st.failed_errno = errno
@@ -356,8 +308,8 @@ cdef inline int flowmonitor_close(flowmonitor_state* st) noexcept nogil:
             break
         for i in range(n):
             flowmonitor_write(st, &batch[i])
-    while st.head[FLOWMONITOR_BY_LAST] != FLOWMONITOR_NIL:
-        if flowmonitor_retire(st, st.head[FLOWMONITOR_BY_LAST], FLOWMONITOR_EXIT, True, &batch[0]):
+    while st.queues[FLOWMONITOR_BY_LAST].head != FLOW_NIL:
+        if flowmonitor_retire(st, st.queues[FLOWMONITOR_BY_LAST].head, FLOWMONITOR_EXIT, True, &batch[0]):
             flowmonitor_write(st, &batch[0])
             st.exported += batch[0].packets != 0
     if fflush(st.file) != 0 or ferror(st.file):
@@ -398,26 +350,11 @@ cdef inline str flowmonitor_top_table(str node_id, flowmonitor_state* st):
 # -- the queues ------------------------------------------------------------------------
 
 cdef inline void flowmonitor_unlink(flowmonitor_state* st, int q, uint32_t i) noexcept nogil:
-    cdef flowmonitor_link* l = &st.entries[i].link[q]
-    if l.prev == FLOWMONITOR_NIL:
-        st.head[q] = l.next
-    else:
-        st.entries[l.prev].link[q].next = l.next
-    if l.next == FLOWMONITOR_NIL:
-        st.tail[q] = l.prev
-    else:
-        st.entries[l.next].link[q].prev = l.prev
+    flow_queue_remove(&st.queues[q], <char*>&st.entries[0].link[q], sizeof(flowmonitor_flow), i)
 
 
 cdef inline void flowmonitor_append(flowmonitor_state* st, int q, uint32_t i) noexcept nogil:
-    cdef flowmonitor_link* l = &st.entries[i].link[q]
-    l.prev = st.tail[q]
-    l.next = FLOWMONITOR_NIL
-    if st.tail[q] == FLOWMONITOR_NIL:
-        st.head[q] = i
-    else:
-        st.entries[st.tail[q]].link[q].next = i
-    st.tail[q] = i
+    flow_queue_append(&st.queues[q], <char*>&st.entries[0].link[q], sizeof(flowmonitor_flow), i)
 
 
 # -- the packet path ----------------------------------------------------------------------
@@ -471,17 +408,17 @@ cdef inline void flowmonitor_export(flowmonitor_state* st, uint32_t i, uint8_t r
 cdef inline bint flowmonitor_expire_one(flowmonitor_state* st, uint64_t now) noexcept nogil:
     """Export the record whose deadline is earliest, if it has passed (idle wins a tie)."""
     cdef uint64_t due
-    cdef uint32_t best = FLOWMONITOR_NIL
+    cdef uint32_t best = FLOW_NIL
     cdef bint idle = True
-    if st.head[FLOWMONITOR_BY_LAST] != FLOWMONITOR_NIL:
-        best = st.head[FLOWMONITOR_BY_LAST]
+    if st.queues[FLOWMONITOR_BY_LAST].head != FLOW_NIL:
+        best = st.queues[FLOWMONITOR_BY_LAST].head
         due = st.entries[best].last_ns + st.idle_ns
-    if st.head[FLOWMONITOR_BY_START] != FLOWMONITOR_NIL and (
-            best == FLOWMONITOR_NIL or st.entries[st.head[FLOWMONITOR_BY_START]].first_ns + st.active_ns < due):
-        best = st.head[FLOWMONITOR_BY_START]
+    if st.queues[FLOWMONITOR_BY_START].head != FLOW_NIL and (
+            best == FLOW_NIL or st.entries[st.queues[FLOWMONITOR_BY_START].head].first_ns + st.active_ns < due):
+        best = st.queues[FLOWMONITOR_BY_START].head
         due = st.entries[best].first_ns + st.active_ns
         idle = False
-    if best == FLOWMONITOR_NIL or due > now:
+    if best == FLOW_NIL or due > now:
         return False
     flowmonitor_export(st, best, FLOWMONITOR_IDLE if idle else FLOWMONITOR_ACTIVE, idle)
     return True
@@ -527,10 +464,10 @@ cdef inline int flowmonitor_process(flowmonitor_state* st, rte_mbuf* m, pkt_meta
             flowmonitor_export(st, <uint32_t>pos, FLOWMONITOR_ACTIVE, False)
     if pos < 0:
         if st.count >= st.size:
-            if st.entries[st.head[FLOWMONITOR_BY_LAST]].last_ns + st.idle_ns > now:
+            if st.entries[st.queues[FLOWMONITOR_BY_LAST].head].last_ns + st.idle_ns > now:
                 st.untracked += 1
                 return 0
-            flowmonitor_export(st, st.head[FLOWMONITOR_BY_LAST], FLOWMONITOR_IDLE, True)
+            flowmonitor_export(st, st.queues[FLOWMONITOR_BY_LAST].head, FLOWMONITOR_IDLE, True)
         pos = rte_hash_add_key_with_hash(st.table, &k, sig)
         if pos < 0:
             st.untracked += 1

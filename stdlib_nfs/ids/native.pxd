@@ -35,6 +35,10 @@ from libc.stdlib cimport malloc, calloc, free
 from libc.string cimport memset
 from dpdk cimport rte_mbuf, rte_errno, chainc_mbuf_data, chainc_now_ns
 from meta cimport pkt_meta, META_L3_IPV4, META_L3_IPV6, META_L4_OK, META_FRAG
+from flowtable cimport (rte_hash, rte_hash_crc, rte_hash_function, rte_hash_free, rte_hash_lookup_with_hash,
+                        rte_hash_add_key_with_hash, rte_hash_del_key_with_hash,
+                        rte_hash_get_key_with_position, flow_table_create, FLOW_NIL, flow_link,
+                        flow_queue, flow_queue_init, flow_queue_remove, flow_queue_append)
 
 ctypedef int (*ids_match_handler)(unsigned int id, unsigned long long start, unsigned long long end,
                                   unsigned int flags, void* ctx) noexcept nogil
@@ -85,33 +89,6 @@ cdef extern from "hs.h" nogil:
                                              void* ctx)
     int ids_hs_stream_size "hs_stream_size" (const ids_hs_database* db, size_t* size)
 
-cdef extern from "rte_hash.h" nogil:
-    cdef struct ids_hash "rte_hash":
-        pass
-
-    cdef struct ids_hash_params "rte_hash_parameters":
-        const char* name
-        uint32_t entries
-        uint32_t reserved
-        uint32_t key_len
-        void* hash_func
-        uint32_t hash_func_init_val
-        int socket_id
-        uint8_t extra_flag
-
-    enum:
-        IDS_HASH_EXT_TABLE "RTE_HASH_EXTRA_FLAGS_EXT_TABLE"
-
-    ids_hash* ids_hash_create "rte_hash_create" (const ids_hash_params* p)
-    void ids_hash_free "rte_hash_free" (ids_hash* h)
-    int32_t ids_hash_add "rte_hash_add_key_with_hash" (const ids_hash* h, const void* key, uint32_t sig)
-    int32_t ids_hash_lookup "rte_hash_lookup_with_hash" (const ids_hash* h, const void* key, uint32_t sig)
-    int32_t ids_hash_del "rte_hash_del_key_with_hash" (const ids_hash* h, const void* key, uint32_t sig)
-    int ids_hash_key_at "rte_hash_get_key_with_position" (const ids_hash* h, int32_t position, void** key)
-
-cdef extern from "rte_hash_crc.h" nogil:
-    uint32_t ids_hash_crc "rte_hash_crc" (const void* data, uint32_t data_len, uint32_t init_val)
-
 cdef extern from "<arpa/inet.h>" nogil:
     const char* ids_inet_ntop "inet_ntop" (int af, const void* src, char* dst, unsigned size)
 
@@ -126,7 +103,6 @@ cdef enum:
     IDS_OUT = 0
     IDS_BLOCKED_OUT = 1
     IDS_BLOCKED_DROP = -1  # drop_reasons[0]
-    IDS_NIL = 0xFFFFFFFF
     IDS_RECLAIM = 2  # expired connections reclaimed per TCP packet, at most
     IDS_MAX_FIRED = 64  # rules applied per packet; more are counted in alerts_lost
     IDS_MAX_SEGMENTS = 8  # mbuf segments scanned per packet
@@ -180,8 +156,7 @@ cdef struct ids_dir:
 
 cdef struct ids_conn:
     uint64_t last_ns
-    uint32_t prev
-    uint32_t next
+    flow_link link  # in the LRU queue
     uint32_t sig
     uint32_t blocked
     ids_dir d[2]
@@ -203,12 +178,11 @@ cdef struct ids_state:
     uint32_t n_header_only
     uint32_t wp
     uint32_t wr
-    ids_hash* hash
+    rte_hash* hash
     ids_conn* conns
     uint32_t capacity
     uint32_t count
-    uint32_t head
-    uint32_t tail
+    flow_queue lru
     uint64_t timeout_ns
     FILE* alerts_file
     char* alert_buffer
@@ -401,26 +375,11 @@ cdef inline int ids_segments(rte_mbuf* m, uint32_t off, uint32_t length, const c
 # -- the connection table ------------------------------------------------------------
 
 cdef inline void ids_unlink(ids_state* st, uint32_t pos) noexcept nogil:
-    cdef ids_conn* c = &st.conns[pos]
-    if c.prev == IDS_NIL:
-        st.head = c.next
-    else:
-        st.conns[c.prev].next = c.next
-    if c.next == IDS_NIL:
-        st.tail = c.prev
-    else:
-        st.conns[c.next].prev = c.prev
+    flow_queue_remove(&st.lru, <char*>&st.conns[0].link, sizeof(ids_conn), pos)
 
 
 cdef inline void ids_append(ids_state* st, uint32_t pos) noexcept nogil:
-    cdef ids_conn* c = &st.conns[pos]
-    c.prev = st.tail
-    c.next = IDS_NIL
-    if st.tail == IDS_NIL:
-        st.head = pos
-    else:
-        st.conns[st.tail].next = pos
-    st.tail = pos
+    flow_queue_append(&st.lru, <char*>&st.conns[0].link, sizeof(ids_conn), pos)
 
 
 cdef inline bint ids_is_expired(ids_state* st, uint32_t pos, uint64_t now) noexcept nogil:
@@ -428,11 +387,11 @@ cdef inline bint ids_is_expired(ids_state* st, uint32_t pos, uint64_t now) noexc
 
 
 cdef inline void ids_remove_head(ids_state* st) noexcept nogil:
-    cdef uint32_t pos = st.head
+    cdef uint32_t pos = st.lru.head
     cdef void* key = NULL
     ids_unlink(st, pos)
-    if ids_hash_key_at(st.hash, <int32_t>pos, &key) == 0:
-        ids_hash_del(st.hash, key, st.conns[pos].sig)
+    if rte_hash_get_key_with_position(st.hash, <int32_t>pos, &key) == 0:
+        rte_hash_del_key_with_hash(st.hash, key, st.conns[pos].sig)
     st.count -= 1
 
 
@@ -449,7 +408,7 @@ cdef inline void ids_restart(ids_state* st, uint32_t pos, int d, bint forget_fir
 
 cdef inline int32_t ids_connection(ids_state* st, const ids_key* key, uint32_t sig, uint64_t now) noexcept nogil:
     """The connection's position, made (or made afresh) if needed; -1 if it cannot be kept."""
-    cdef int32_t pos = ids_hash_lookup(st.hash, key, sig)
+    cdef int32_t pos = rte_hash_lookup_with_hash(st.hash, key, sig)
     cdef bint fresh = False
     if pos >= 0 and ids_is_expired(st, <uint32_t>pos, now):
         st.expired += 1
@@ -459,12 +418,12 @@ cdef inline int32_t ids_connection(ids_state* st, const ids_key* key, uint32_t s
         ids_unlink(st, <uint32_t>pos)
     else:
         if st.count == st.capacity:
-            if ids_is_expired(st, st.head, now):
+            if ids_is_expired(st, st.lru.head, now):
                 st.expired += 1
             else:
                 st.evicted += 1
             ids_remove_head(st)
-        pos = ids_hash_add(st.hash, key, sig)
+        pos = rte_hash_add_key_with_hash(st.hash, key, sig)
         if pos < 0 or <uint32_t>pos >= st.capacity:
             return -1
         st.count += 1
@@ -498,7 +457,7 @@ cdef inline int ids_tcp(ids_state* st, rte_mbuf* m, pkt_meta* meta, uint64_t now
     cdef const char* pieces[IDS_MAX_SEGMENTS]
     cdef unsigned lens[IDS_MAX_SEGMENTS]
     for i in range(IDS_RECLAIM):
-        if st.head == IDS_NIL or not ids_is_expired(st, st.head, now):
+        if st.lru.head == FLOW_NIL or not ids_is_expired(st, st.lru.head, now):
             break
         ids_remove_head(st)
         st.expired += 1
@@ -517,7 +476,7 @@ cdef inline int ids_tcp(ids_state* st, rte_mbuf* m, pkt_meta* meta, uint64_t now
     key.b_hi = st.p_src_hi if dir else st.p_dst_hi
     key.b_lo = st.p_src_lo if dir else st.p_dst_lo
     key.b_port = st.p_sport if dir else st.p_dport
-    h = ids_hash_crc(&key, sizeof(key), 0)
+    h = rte_hash_crc(&key, sizeof(key), 0)
     pos = ids_connection(st, &key, h, now)
     if pos < 0:
         st.uninspected += 1
@@ -650,7 +609,6 @@ cdef inline int ids_setup(ids_state* st, const uint64_t* rules, uint32_t n_rules
                           uint32_t capacity, uint64_t timeout_ns, const char* name,
                           char* err, size_t errlen) noexcept nogil:
     """Compile the databases, open the streams, create the connection table; 0 or -1 with `err`."""
-    cdef ids_hash_params hp
     cdef const uint64_t* w
     cdef ids_rule* r
     cdef uint32_t i, p
@@ -661,8 +619,7 @@ cdef inline int ids_setup(ids_state* st, const uint64_t* rules, uint32_t n_rules
     st.json = json
     st.capacity = capacity
     st.timeout_ns = timeout_ns
-    st.head = IDS_NIL
-    st.tail = IDS_NIL
+    flow_queue_init(&st.lru)
     st.wp = (n_patterns + 63) // 64
     st.wr = (n_rules + 63) // 64
     words = st.wp + st.wr
@@ -724,14 +681,8 @@ cdef inline int ids_setup(ids_state* st, const uint64_t* rules, uint32_t n_rules
             if ids_hs_open_stream(st.stream_db, 0, &st.streams[i]) != IDS_HS_SUCCESS:
                 snprintf(err, errlen, "cannot open %u Hyperscan streams", 2 * capacity)
                 return -1
-    memset(&hp, 0, sizeof(hp))
-    hp.name = name
-    hp.entries = capacity
-    hp.key_len = sizeof(ids_key)
-    hp.hash_func = <void*>ids_hash_crc  # the signatures the packet path passes
-    hp.socket_id = -1
-    hp.extra_flag = IDS_HASH_EXT_TABLE  # exactly `capacity` connections fit, whatever their hashes
-    st.hash = ids_hash_create(&hp)
+    # rte_hash_crc: the signatures the packet path passes are computed with it
+    st.hash = flow_table_create(name, capacity, sizeof(ids_key), <rte_hash_function>rte_hash_crc)
     if st.hash == NULL:
         snprintf(err, errlen, "cannot create the connection table (rte_errno %d)", rte_errno)
         return -1
@@ -764,7 +715,7 @@ cdef inline int ids_close(ids_state* st) noexcept nogil:
     ids_hs_free_scratch(st.scratch)
     ids_hs_free_database(st.stream_db)
     ids_hs_free_database(st.block_db)
-    ids_hash_free(st.hash)
+    rte_hash_free(st.hash)
     free(st.rules)
     free(st.pattern_rule)
     free(st.header_only)

@@ -29,34 +29,10 @@ from libc.string cimport memset, memcpy, strlen
 from dpdk cimport rte_mbuf, rte_errno, chainc_mbuf_data, chainc_now_ns
 from meta cimport (pkt_meta, META_L3_IPV4, META_L3_IPV6, META_L4_OK, META_FRAG,
                    meta_be16, meta_be64)
-
-cdef extern from "rte_hash.h" nogil:
-    cdef struct loadbalancer_hash "rte_hash":
-        pass
-
-    cdef struct loadbalancer_hash_params "rte_hash_parameters":
-        const char* name
-        uint32_t entries
-        uint32_t reserved
-        uint32_t key_len
-        void* hash_func
-        uint32_t hash_func_init_val
-        int socket_id
-        uint8_t extra_flag
-
-    enum:
-        LOADBALANCER_HASH_EXT_TABLE "RTE_HASH_EXTRA_FLAGS_EXT_TABLE"
-
-    loadbalancer_hash* loadbalancer_hash_create "rte_hash_create" (const loadbalancer_hash_params* p)
-    void loadbalancer_hash_free "rte_hash_free" (loadbalancer_hash* h)
-    int32_t loadbalancer_hash_add "rte_hash_add_key_with_hash" (const loadbalancer_hash* h,
-                                                                 const void* key, uint32_t sig)
-    int32_t loadbalancer_hash_lookup "rte_hash_lookup_with_hash" (const loadbalancer_hash* h,
-                                                                   const void* key, uint32_t sig)
-    int32_t loadbalancer_hash_del "rte_hash_del_key_with_hash" (const loadbalancer_hash* h,
-                                                                 const void* key, uint32_t sig)
-    int loadbalancer_hash_key_at "rte_hash_get_key_with_position" (const loadbalancer_hash* h,
-                                                                    int32_t position, void** key)
+from flowtable cimport (rte_hash, rte_hash_function, rte_hash_free, rte_hash_lookup_with_hash,
+                        rte_hash_add_key_with_hash, rte_hash_del_key_with_hash,
+                        rte_hash_get_key_with_position, flow_table_create, FLOW_NIL, flow_link,
+                        flow_queue, flow_queue_init, flow_queue_remove, flow_queue_append)
 
 cdef extern from "<arpa/inet.h>" nogil:
     int loadbalancer_inet_pton "inet_pton" (int af, const char* src, void* dst)
@@ -65,7 +41,6 @@ cdef extern from "<arpa/inet.h>" nogil:
 cdef enum:
     LOADBALANCER_OUT = 0
     LOADBALANCER_NO_BACKEND = -1  # drop_reasons[0]
-    LOADBALANCER_NIL = 0xFFFFFFFF  # end of the LRU list
     LOADBALANCER_RECLAIM = 2  # expired flows reclaimed per packet, at most
     LOADBALANCER_AF_INET = 2
     LOADBALANCER_AF_INET6 = 10
@@ -93,8 +68,7 @@ cdef struct loadbalancer_key:  # the rte_hash key: 24 bytes, padding zeroed
 
 cdef struct loadbalancer_flow:  # one per hash position: 24 bytes
     uint64_t last_ns
-    uint32_t prev
-    uint32_t next
+    flow_link link  # in the LRU queue
     uint32_t sig
     uint16_t backend
     uint16_t pad
@@ -107,7 +81,7 @@ cdef struct loadbalancer_backend:  # sorted by address, to find a reply's backen
 
 
 cdef struct loadbalancer_state:
-    loadbalancer_hash* hash
+    rte_hash* hash
     loadbalancer_flow* flows
     uint16_t* table  # Maglev: slot -> backend index
     const uint8_t* addrs  # 16 bytes per backend, IPv4 in the first 4
@@ -116,8 +90,7 @@ cdef struct loadbalancer_state:
     uint32_t n_up
     uint32_t capacity
     uint32_t count
-    uint32_t head  # least recently used
-    uint32_t tail
+    flow_queue lru
     uint64_t timeout_ns
     uint64_t balanced
     uint64_t replies
@@ -208,7 +181,6 @@ cdef inline int loadbalancer_setup(loadbalancer_state* st, const uint8_t* addrs,
                                    uint32_t n, int family, uint32_t size, uint32_t capacity,
                                    uint64_t timeout_ns, const char* name) noexcept nogil:
     """Fill the Maglev table and create the affinity table; 0, or a negative errno."""
-    cdef loadbalancer_hash_params p
     cdef loadbalancer_backend tmp
     cdef uint32_t i, j
     memset(st, 0, sizeof(loadbalancer_state))
@@ -216,8 +188,7 @@ cdef inline int loadbalancer_setup(loadbalancer_state* st, const uint8_t* addrs,
     st.n_backends = n
     st.capacity = capacity
     st.timeout_ns = timeout_ns
-    st.head = LOADBALANCER_NIL
-    st.tail = LOADBALANCER_NIL
+    flow_queue_init(&st.lru)
     for i in range(n):
         st.n_up += up[i] != 0
     st.table = <uint16_t*>malloc(size * sizeof(uint16_t))
@@ -237,23 +208,17 @@ cdef inline int loadbalancer_setup(loadbalancer_state* st, const uint8_t* addrs,
         st.sorted_backends[j] = tmp
     if loadbalancer_fill(st, up, size, family) < 0:
         return -12
-    memset(&p, 0, sizeof(p))
-    p.name = name
-    p.entries = capacity
-    p.key_len = sizeof(loadbalancer_key)
-    p.hash_func = <void*>loadbalancer_key_hash
-    p.socket_id = -1  # SOCKET_ID_ANY
-    # The extendable table holds `entries` keys whatever their hashes: a full
+    # The extendable table holds `capacity` keys whatever their hashes: a full
     # table is one with `flows` entries, as documented, never a bucket overflow.
-    p.extra_flag = LOADBALANCER_HASH_EXT_TABLE
-    st.hash = loadbalancer_hash_create(&p)
+    st.hash = flow_table_create(name, capacity, sizeof(loadbalancer_key),
+                                <rte_hash_function>loadbalancer_key_hash)
     if st.hash == NULL:
         return -rte_errno if rte_errno > 0 else -12
     return 0
 
 
 cdef inline void loadbalancer_free(loadbalancer_state* st) noexcept nogil:
-    loadbalancer_hash_free(st.hash)
+    rte_hash_free(st.hash)
     free(st.table)
     free(st.flows)
     free(st.sorted_backends)
@@ -266,26 +231,11 @@ cdef inline void loadbalancer_free(loadbalancer_state* st) noexcept nogil:
 # -- the affinity table ---------------------------------------------------------
 
 cdef inline void loadbalancer_unlink(loadbalancer_state* st, uint32_t pos) noexcept nogil:
-    cdef loadbalancer_flow* f = &st.flows[pos]
-    if f.prev == LOADBALANCER_NIL:
-        st.head = f.next
-    else:
-        st.flows[f.prev].next = f.next
-    if f.next == LOADBALANCER_NIL:
-        st.tail = f.prev
-    else:
-        st.flows[f.next].prev = f.prev
+    flow_queue_remove(&st.lru, <char*>&st.flows[0].link, sizeof(loadbalancer_flow), pos)
 
 
 cdef inline void loadbalancer_append(loadbalancer_state* st, uint32_t pos) noexcept nogil:
-    cdef loadbalancer_flow* f = &st.flows[pos]
-    f.prev = st.tail
-    f.next = LOADBALANCER_NIL
-    if st.tail == LOADBALANCER_NIL:
-        st.head = pos
-    else:
-        st.flows[st.tail].next = pos
-    st.tail = pos
+    flow_queue_append(&st.lru, <char*>&st.flows[0].link, sizeof(loadbalancer_flow), pos)
 
 
 cdef inline bint loadbalancer_is_expired(loadbalancer_state* st, uint32_t pos, uint64_t now) noexcept nogil:
@@ -294,11 +244,11 @@ cdef inline bint loadbalancer_is_expired(loadbalancer_state* st, uint32_t pos, u
 
 
 cdef inline void loadbalancer_remove_head(loadbalancer_state* st) noexcept nogil:
-    cdef uint32_t pos = st.head
+    cdef uint32_t pos = st.lru.head
     cdef void* key = NULL
     loadbalancer_unlink(st, pos)
-    if loadbalancer_hash_key_at(st.hash, <int32_t>pos, &key) == 0:
-        loadbalancer_hash_del(st.hash, key, st.flows[pos].sig)
+    if rte_hash_get_key_with_position(st.hash, <int32_t>pos, &key) == 0:
+        rte_hash_del_key_with_hash(st.hash, key, st.flows[pos].sig)
     st.count -= 1
 
 
@@ -307,12 +257,12 @@ cdef inline int32_t loadbalancer_insert(loadbalancer_state* st, const loadbalanc
     """Add a flow (evicting the least recently used one if the table is full); its position."""
     cdef int32_t pos
     if st.count == st.capacity:
-        if loadbalancer_is_expired(st, st.head, now):
+        if loadbalancer_is_expired(st, st.lru.head, now):
             st.expired += 1
         else:
             st.evicted += 1
         loadbalancer_remove_head(st)
-    pos = loadbalancer_hash_add(st.hash, key, sig)
+    pos = rte_hash_add_key_with_hash(st.hash, key, sig)
     if pos < 0 or <uint32_t>pos >= st.capacity:
         return -1  # cannot happen with the extendable table; the flow is just not remembered
     st.count += 1
@@ -429,7 +379,7 @@ cdef inline int loadbalancer_process(loadbalancer_state* st, rte_mbuf* m, pkt_me
         return LOADBALANCER_NO_BACKEND
     now = chainc_now_ns(m)
     for i in range(LOADBALANCER_RECLAIM):
-        if st.head == LOADBALANCER_NIL or not loadbalancer_is_expired(st, st.head, now):
+        if st.lru.head == FLOW_NIL or not loadbalancer_is_expired(st, st.lru.head, now):
             break
         loadbalancer_remove_head(st)
         st.expired += 1
@@ -445,7 +395,7 @@ cdef inline int loadbalancer_process(loadbalancer_state* st, rte_mbuf* m, pkt_me
         key.sport = meta.sport
         key.dport = meta.dport
     h = loadbalancer_flow_hash(&key)
-    pos = loadbalancer_hash_lookup(st.hash, &key, loadbalancer_sig(h))
+    pos = rte_hash_lookup_with_hash(st.hash, &key, loadbalancer_sig(h))
     if pos >= 0 and loadbalancer_is_expired(st, <uint32_t>pos, now):
         st.expired += 1  # idle too long: the flow starts afresh in the same slot
         st.new_flows += 1
@@ -531,7 +481,7 @@ cdef inline int loadbalancer_load(loadbalancer_state* st, const char* path, int 
         key.dport = <uint16_t>dport
         h = loadbalancer_flow_hash(&key)
         sig = loadbalancer_sig(h)
-        pos = loadbalancer_hash_lookup(st.hash, &key, sig)
+        pos = rte_hash_lookup_with_hash(st.hash, &key, sig)
         if pos >= 0:  # a repeated flow: the later line wins
             loadbalancer_unlink(st, <uint32_t>pos)
             loadbalancer_append(st, <uint32_t>pos)
@@ -539,7 +489,7 @@ cdef inline int loadbalancer_load(loadbalancer_state* st, const char* path, int 
             if st.count == st.capacity:
                 st.evicted += 1
                 loadbalancer_remove_head(st)
-            pos = loadbalancer_hash_add(st.hash, &key, sig)
+            pos = rte_hash_add_key_with_hash(st.hash, &key, sig)
             if pos < 0 or <uint32_t>pos >= st.capacity:
                 continue
             st.count += 1
@@ -558,7 +508,7 @@ cdef inline int loadbalancer_save(loadbalancer_state* st, const char* path, int 
     cdef char src_text[64]
     cdef char backend_text[64]
     cdef uint8_t addr[16]
-    cdef uint32_t pos = st.head
+    cdef uint32_t pos = st.lru.head
     cdef void* raw = NULL
     cdef loadbalancer_key* key
     cdef int af = LOADBALANCER_AF_INET if family == 4 else LOADBALANCER_AF_INET6
@@ -566,8 +516,8 @@ cdef inline int loadbalancer_save(loadbalancer_state* st, const char* path, int 
     if f == NULL:
         return -1
     fprintf(f, "# LoadBalancer affinity: proto src sport dport backend last-seen-ns, oldest first\n")
-    while pos != LOADBALANCER_NIL:
-        if loadbalancer_hash_key_at(st.hash, <int32_t>pos, &raw) == 0:
+    while pos != FLOW_NIL:
+        if rte_hash_get_key_with_position(st.hash, <int32_t>pos, &raw) == 0:
             key = <loadbalancer_key*>raw
             if family == 4:
                 for i in range(4):
@@ -581,5 +531,5 @@ cdef inline int loadbalancer_save(loadbalancer_state* st, const char* path, int 
                                    sizeof(backend_text))
             fprintf(f, "%u %s %u %u %s %llu\n", <unsigned>key.proto, src_text, <unsigned>key.sport,
                     <unsigned>key.dport, backend_text, <unsigned long long>st.flows[pos].last_ns)
-        pos = st.flows[pos].next
+        pos = st.flows[pos].link.next
     return -1 if fclose(f) != 0 else 0

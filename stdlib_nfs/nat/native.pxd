@@ -24,41 +24,12 @@ cimport cython
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t, int32_t
 from libc.string cimport memcpy, memset
 from dpdk cimport rte_mbuf, chainc_mbuf_data, chainc_now_ns
+from flowtable cimport (rte_hash, rte_hash_crc, rte_hash_function, rte_hash_set_cmp_func, rte_hash_hash,
+                        rte_hash_lookup_with_hash, rte_hash_add_key_with_hash, rte_hash_del_key,
+                        rte_zmalloc, flow_table_create, flow_records, FLOW_NIL, flow_link, flow_queue,
+                        flow_queue_init, flow_queue_remove, flow_queue_append)
 from meta cimport (pkt_meta, META_ETH_OK, META_VLAN_TRUNC, META_VLAN_LIMIT, META_SPLIT,
                    META_L3_IPV4, META_FRAG, META_L4_OK)
-
-# Prefixed names: other NF bodies may declare the same DPDK API in their own
-# modules, and the generated pipeline cimports them all into one namespace.
-cdef extern from "rte_hash.h" nogil:
-    ctypedef struct nat_hash "struct rte_hash":
-        pass
-    ctypedef uint32_t (*nat_hash_fn)(const void* key, uint32_t key_len, uint32_t init_val) noexcept nogil
-    ctypedef int (*nat_hash_cmp_fn)(const void* key1, const void* key2, size_t key_len) noexcept nogil
-    ctypedef struct nat_hash_params "struct rte_hash_parameters":
-        const char* name
-        uint32_t entries
-        uint32_t key_len
-        nat_hash_fn hash_func
-        uint32_t hash_func_init_val
-        int socket_id
-        uint8_t extra_flag
-    int NAT_HASH_EXT_TABLE "RTE_HASH_EXTRA_FLAGS_EXT_TABLE"
-    nat_hash* nat_hash_create "rte_hash_create"(const nat_hash_params* params)
-    void nat_hash_set_cmp "rte_hash_set_cmp_func"(nat_hash* h, nat_hash_cmp_fn func)
-    uint32_t nat_hash_hash "rte_hash_hash"(const nat_hash* h, const void* key)
-    int32_t nat_hash_lookup "rte_hash_lookup_with_hash"(const nat_hash* h, const void* key, uint32_t sig)
-    int32_t nat_hash_add "rte_hash_add_key_with_hash"(const nat_hash* h, const void* key, uint32_t sig)
-    int32_t nat_hash_del "rte_hash_del_key"(const nat_hash* h, const void* key)
-
-cdef extern from "rte_hash_crc.h" nogil:
-    uint32_t nat_hash_crc "rte_hash_crc"(const void* data, uint32_t data_len, uint32_t init_val)
-
-cdef extern from "rte_malloc.h" nogil:
-    void* nat_zmalloc "rte_zmalloc_socket"(const char* type, size_t size, unsigned align, int socket)
-
-cdef extern from "rte_memory.h" nogil:
-    int NAT_SOCKET_ANY "SOCKET_ID_ANY"
-
 
 cdef enum:
     NAT_INSIDE = 0           # input and output indices
@@ -103,8 +74,7 @@ cdef struct nat_entry:
     uint64_t last_ns         # time of the last packet
     uint64_t seq             # order of the last use: breaks ties of expiry times
     uint32_t in_addr
-    uint32_t prev            # neighbours in the list (record index + 1; 0: none)
-    uint32_t next
+    flow_link link           # neighbours in its list
     uint16_t in_port
     uint16_t ext_port
     uint8_t proto
@@ -114,14 +84,13 @@ cdef struct nat_entry:
 
 
 cdef struct nat_state:
-    nat_hash* h
+    rte_hash* h
     nat_entry* e
     uint32_t* out_tab        # [(ext * 3 + proto) << 16 | port] -> record index + 1
     uint16_t* q              # free ports: n_ports per (ext, proto), a ring each
     uint32_t q_head[NAT_MAX_EXTERNAL * 3]
     uint32_t q_count[NAT_MAX_EXTERNAL * 3]
-    uint32_t head[NAT_MAX_EXTERNAL * 4]  # lists: record index + 1; 0: empty
-    uint32_t tail[NAT_MAX_EXTERNAL * 4]
+    flow_queue lists[NAT_MAX_EXTERNAL * 4]  # by external address and kind, in order of last use
     uint32_t ext_addr[NAT_MAX_EXTERNAL]
     uint64_t timeout[4]      # by kind, in ns
     uint32_t n_ext
@@ -149,13 +118,10 @@ cdef inline int nat_setup(nat_state* st, const char* name, const uint32_t* exter
                           uint64_t t_transitory, uint64_t t_udp, uint64_t t_icmp) noexcept nogil:
     """Allocate the tables, install the forwards (protocol, external port, inside
     address, inside port each) on the first address, fill the port queues."""
-    cdef nat_hash_params params
     cdef nat_key key
     cdef uint32_t capacity = table_size + n_fwd
     cdef uint32_t i, a, p, port, qi, n
     cdef int32_t pos
-    if capacity < 8:
-        capacity = 8  # rte_hash's smallest table
     st.n_ext = n_ext
     st.n_ports = hi - lo + 1
     st.table_size = table_size
@@ -165,24 +131,17 @@ cdef inline int nat_setup(nat_state* st, const char* name, const uint32_t* exter
     st.timeout[NAT_ICMP_LIST] = t_icmp
     for i in range(n_ext):
         st.ext_addr[i] = external[i]
+    for i in range(NAT_MAX_EXTERNAL * 4):
+        flow_queue_init(&st.lists[i])
 
-    memset(&params, 0, sizeof(params))
-    params.name = name
-    params.entries = capacity
-    params.key_len = sizeof(nat_key)
-    params.hash_func = nat_hash_crc
-    params.hash_func_init_val = 0
-    params.socket_id = NAT_SOCKET_ANY
-    params.extra_flag = NAT_HASH_EXT_TABLE  # every key up to `entries` fits
-    st.h = nat_hash_create(&params)  # fails only for want of memory: the name is unique
+    # fails only for want of memory: the name is unique
+    st.h = flow_table_create(name, capacity, sizeof(nat_key), <rte_hash_function>rte_hash_crc)
     if st.h == NULL:
         return NAT_ERR_NOMEM
-    nat_hash_set_cmp(st.h, nat_key_cmp)
-    st.e = <nat_entry*>nat_zmalloc(b"chainc_nat", sizeof(nat_entry) * capacity, 64, NAT_SOCKET_ANY)
-    st.out_tab = <uint32_t*>nat_zmalloc(b"chainc_nat", sizeof(uint32_t) * n_ext * 3 * 65536, 64,
-                                        NAT_SOCKET_ANY)
-    st.q = <uint16_t*>nat_zmalloc(b"chainc_nat", sizeof(uint16_t) * n_ext * 3 * st.n_ports, 64,
-                                  NAT_SOCKET_ANY)
+    rte_hash_set_cmp_func(st.h, nat_key_cmp)
+    st.e = <nat_entry*>flow_records(st.h, sizeof(nat_entry), b"chainc_nat")
+    st.out_tab = <uint32_t*>rte_zmalloc(b"chainc_nat", sizeof(uint32_t) * n_ext * 3 * 65536, 64)
+    st.q = <uint16_t*>rte_zmalloc(b"chainc_nat", sizeof(uint16_t) * n_ext * 3 * st.n_ports, 64)
     if st.e == NULL or st.out_tab == NULL or st.q == NULL:
         return NAT_ERR_NOMEM
 
@@ -191,7 +150,7 @@ cdef inline int nat_setup(nat_state* st, const char* name, const uint32_t* exter
         key.port = <uint16_t>forwards[4 * i + 3]
         key.proto = <uint8_t>forwards[4 * i]
         key.zero = 0
-        pos = nat_hash_add(st.h, &key, nat_hash_hash(st.h, &key))
+        pos = rte_hash_add_key_with_hash(st.h, &key, rte_hash_hash(st.h, &key))
         if pos < 0:
             return NAT_ERR_NOMEM  # the table has room for every forward
         st.e[pos].in_addr = key.addr
@@ -220,28 +179,13 @@ cdef inline int nat_setup(nat_state* st, const char* name, const uint32_t* exter
 
 cdef inline void nat_unlink(nat_state* st, uint32_t i) noexcept nogil:
     cdef nat_entry* e = &st.e[i]
-    cdef uint32_t lst = e.ext * 4u + e.kind
-    if e.prev:
-        st.e[e.prev - 1].next = e.next
-    else:
-        st.head[lst] = e.next
-    if e.next:
-        st.e[e.next - 1].prev = e.prev
-    else:
-        st.tail[lst] = e.prev
+    flow_queue_remove(&st.lists[e.ext * 4u + e.kind], <char*>&st.e[0].link, sizeof(nat_entry), i)
 
 
 cdef inline void nat_append(nat_state* st, uint32_t i, uint8_t kind) noexcept nogil:
     cdef nat_entry* e = &st.e[i]
-    cdef uint32_t lst = e.ext * 4u + kind
     e.kind = kind
-    e.next = 0
-    e.prev = st.tail[lst]
-    if e.prev:
-        st.e[e.prev - 1].next = i + 1
-    else:
-        st.head[lst] = i + 1
-    st.tail[lst] = i + 1
+    flow_queue_append(&st.lists[e.ext * 4u + kind], <char*>&st.e[0].link, sizeof(nat_entry), i)
 
 
 cdef inline void nat_use(nat_state* st, uint32_t i, uint64_t now, uint8_t tcp_flags,
@@ -261,7 +205,7 @@ cdef inline void nat_use(nat_state* st, uint32_t i, uint64_t now, uint8_t tcp_fl
         kind = NAT_TCP_ESTABLISHED if t == NAT_SYN_INSIDE | NAT_SYN_OUTSIDE else NAT_TCP_TRANSITORY
     else:
         kind = NAT_UDP_LIST if e.proto == NAT_UDP else NAT_ICMP_LIST
-    if e.kind != kind or st.tail[e.ext * 4u + kind] != i + 1:
+    if e.kind != kind or st.lists[e.ext * 4u + kind].tail != i:
         if e.kind != NAT_UNLINKED:
             nat_unlink(st, i)
         nat_append(st, i, kind)
@@ -288,7 +232,7 @@ cdef inline void nat_remove(nat_state* st, uint32_t i) noexcept nogil:
     key.port = e.in_port
     key.proto = e.proto
     key.zero = 0
-    nat_hash_del(st.h, &key)
+    rte_hash_del_key(st.h, &key)
     st.mappings -= 1
     st.expired += 1
 
@@ -297,22 +241,22 @@ cdef inline bint nat_remove_first_expired(nat_state* st, uint32_t first, uint32_
                                           uint64_t now) noexcept nogil:
     """Of lists first .. first+n-1, remove the mapping that expired first, if any has."""
     cdef uint32_t lst, idx
-    cdef uint32_t best = 0
+    cdef uint32_t best = FLOW_NIL
     cdef uint64_t expiry
     cdef uint64_t best_expiry = 0
     cdef nat_entry* e
     for lst in range(first, first + n):
-        idx = st.head[lst]
-        if idx == 0:
+        idx = st.lists[lst].head
+        if idx == FLOW_NIL:
             continue
-        e = &st.e[idx - 1]
+        e = &st.e[idx]
         expiry = e.last_ns + st.timeout[e.kind]
-        if best == 0 or expiry < best_expiry or (expiry == best_expiry and e.seq < st.e[best - 1].seq):
+        if best == FLOW_NIL or expiry < best_expiry or (expiry == best_expiry and e.seq < st.e[best].seq):
             best = idx
             best_expiry = expiry
-    if best == 0 or best_expiry > now:
+    if best == FLOW_NIL or best_expiry > now:
         return 0
-    nat_remove(st, best - 1)
+    nat_remove(st, best)
     return 1
 
 
@@ -369,8 +313,8 @@ cdef inline int nat_outbound(nat_state* st, uint8_t* data, pkt_meta* meta, uint8
     key.port = port
     key.proto = p
     key.zero = 0
-    sig = nat_hash_hash(st.h, &key)
-    pos = nat_hash_lookup(st.h, &key, sig)
+    sig = rte_hash_hash(st.h, &key)
+    pos = rte_hash_lookup_with_hash(st.h, &key, sig)
     if pos >= 0:
         e = &st.e[pos]
         if e.kind != NAT_STATIC and now - e.last_ns >= st.timeout[e.kind]:
@@ -385,7 +329,7 @@ cdef inline int nat_outbound(nat_state* st, uint8_t* data, pkt_meta* meta, uint8
                 nat_remove_first_expired(st, a * 4 + NAT_TCP_TRANSITORY, 2, now) if p == NAT_TCP
                 else nat_remove_first_expired(st, a * 4 + p + 1, 1, now)):
             return NAT_PORTS_EXHAUSTED
-        pos = nat_hash_add(st.h, &key, sig)
+        pos = rte_hash_add_key_with_hash(st.h, &key, sig)
         if pos < 0:
             return NAT_TABLE_FULL  # not with an extendable table below its capacity
         head = st.q_head[qi]

@@ -2,9 +2,11 @@
 # clock, one aggregate meter or an LRU table of per-flow meters (rte_hash).
 
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t, int32_t
-from libc.stdlib cimport calloc, free
 from libc.string cimport memset, memcpy
-from dpdk cimport rte_mbuf, chainc_now_ns, rte_socket_id
+from dpdk cimport rte_mbuf, chainc_now_ns
+from flowtable cimport (rte_hash, rte_hash_function, rte_hash_add_key, rte_hash_lookup, rte_hash_del_key,
+                        rte_jhash, flow_table_create, flow_records, flow_link, flow_queue,
+                        flow_queue_init, flow_queue_remove, flow_queue_append)
 from meta cimport pkt_meta, META_L3_IPV4, META_L3_IPV6, META_L4_OK
 
 
@@ -40,30 +42,6 @@ cdef extern from "rte_meter.h" nogil:
                                                 uint64_t time, uint32_t pkt_len)
 
 
-cdef extern from "rte_hash.h" nogil:
-    struct rte_hash:
-        pass
-    ctypedef uint32_t (*rte_hash_function)(const void* key, uint32_t key_len, uint32_t init_val)
-    struct rte_hash_parameters:
-        const char* name
-        uint32_t entries
-        uint32_t key_len
-        rte_hash_function hash_func
-        uint32_t hash_func_init_val
-        int socket_id
-        uint8_t extra_flag
-    enum:
-        RTE_HASH_EXTRA_FLAGS_EXT_TABLE
-    rte_hash* rte_hash_create(const rte_hash_parameters* params)
-    int32_t rte_hash_add_key(const rte_hash* h, const void* key)
-    int32_t rte_hash_lookup(const rte_hash* h, const void* key)
-    int32_t rte_hash_del_key(const rte_hash* h, const void* key)
-
-
-cdef extern from "rte_jhash.h" nogil:
-    uint32_t rte_jhash(const void* key, uint32_t length, uint32_t initval)
-
-
 cdef enum:
     RL_POLICER = 0
     RL_SRTCM = 1
@@ -91,8 +69,7 @@ cdef union ratelimiter_meter:
 cdef struct ratelimiter_flow:  # one slot per rte_hash position
     ratelimiter_key key
     ratelimiter_meter meter
-    int32_t newer  # the LRU list: towards the most recently used
-    int32_t older
+    flow_link link  # in the LRU queue
 
 
 cdef struct ratelimiter_state:
@@ -103,13 +80,12 @@ cdef struct ratelimiter_state:
     ratelimiter_meter aggregate
     int aggregate_ready
     # Per-flow meters. rte_hash has no eviction, so the slots of its positions
-    # form a doubly linked LRU list: O(1) to touch, O(1) to evict the oldest.
+    # form a queue, least recently used first: O(1) to touch, O(1) to evict.
     rte_hash* table
     ratelimiter_flow* flows
     uint32_t capacity
     uint32_t used
-    int32_t newest
-    int32_t oldest
+    flow_queue lru
     uint64_t green
     uint64_t yellow
     uint64_t red
@@ -120,7 +96,6 @@ cdef inline int ratelimiter_init(ratelimiter_state* st, int mode, int packets,
                                  uint64_t cbs, uint64_t ebs, uint64_t pbs,
                                  uint64_t cir_period, uint64_t cir_per, uint64_t pir_period,
                                  uint64_t pir_per, uint32_t flows, const char* name) except -1 nogil:
-    cdef rte_hash_parameters hp
     st.mode = mode
     st.packets = packets
     st.sr.cbs = cbs
@@ -133,19 +108,12 @@ cdef inline int ratelimiter_init(ratelimiter_state* st, int mode, int packets,
     st.tr.cir_bytes_per_period = cir_per
     st.tr.pir_period = pir_period
     st.tr.pir_bytes_per_period = pir_per
-    st.newest = -1
-    st.oldest = -1
+    flow_queue_init(&st.lru)
     if flows == 0:
         return 0
-    memset(&hp, 0, sizeof(hp))
-    hp.name = name
-    hp.entries = flows
-    hp.key_len = sizeof(ratelimiter_key)
-    hp.hash_func = rte_jhash
-    hp.socket_id = rte_socket_id()
-    hp.extra_flag = RTE_HASH_EXTRA_FLAGS_EXT_TABLE  # room for exactly `flows` keys, come what may
-    st.table = rte_hash_create(&hp)
-    st.flows = <ratelimiter_flow*>calloc(flows, sizeof(ratelimiter_flow))
+    st.table = flow_table_create(name, flows, sizeof(ratelimiter_key), <rte_hash_function>rte_jhash)
+    if st.table != NULL:
+        st.flows = <ratelimiter_flow*>flow_records(st.table, sizeof(ratelimiter_flow), b"ratelimiter")
     if st.table == NULL or st.flows == NULL:
         with gil:
             raise MemoryError(f"RateLimiter: cannot allocate a table of {flows} flow meters")
@@ -166,27 +134,12 @@ cdef inline void ratelimiter_start(ratelimiter_state* st, ratelimiter_meter* mt,
         mt.sr.te = st.sr.ebs
 
 
-cdef inline void ratelimiter_unlink(ratelimiter_state* st, int32_t i) noexcept nogil:
-    cdef ratelimiter_flow* f = &st.flows[i]
-    if f.newer >= 0:
-        st.flows[f.newer].older = f.older
-    else:
-        st.newest = f.older
-    if f.older >= 0:
-        st.flows[f.older].newer = f.newer
-    else:
-        st.oldest = f.newer
+cdef inline void ratelimiter_unlink(ratelimiter_state* st, uint32_t i) noexcept nogil:
+    flow_queue_remove(&st.lru, <char*>&st.flows[0].link, sizeof(ratelimiter_flow), i)
 
 
-cdef inline void ratelimiter_push(ratelimiter_state* st, int32_t i) noexcept nogil:
-    cdef ratelimiter_flow* f = &st.flows[i]
-    f.newer = -1
-    f.older = st.newest
-    if st.newest >= 0:
-        st.flows[st.newest].newer = i
-    st.newest = i
-    if st.oldest < 0:
-        st.oldest = i
+cdef inline void ratelimiter_push(ratelimiter_state* st, uint32_t i) noexcept nogil:
+    flow_queue_append(&st.lru, <char*>&st.flows[0].link, sizeof(ratelimiter_flow), i)
 
 
 cdef inline ratelimiter_meter* ratelimiter_flow_meter(ratelimiter_state* st, pkt_meta* meta,
@@ -213,8 +166,8 @@ cdef inline ratelimiter_meter* ratelimiter_flow_meter(ratelimiter_state* st, pkt
         ratelimiter_push(st, pos)
         return &st.flows[pos].meter
     if st.used == st.capacity:  # full: the least recently used flow gives up its meter
-        rte_hash_del_key(st.table, &st.flows[st.oldest].key)
-        ratelimiter_unlink(st, st.oldest)
+        rte_hash_del_key(st.table, &st.flows[st.lru.head].key)
+        ratelimiter_unlink(st, st.lru.head)
         st.used -= 1
         st.flows_evicted += 1
     pos = rte_hash_add_key(st.table, &key)
