@@ -43,6 +43,7 @@ import json
 import sys
 import tempfile
 from pathlib import Path
+from typing import Callable
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -152,14 +153,39 @@ def sweep(tmp: Path, counts: list[int], texts_for, pcaps_for, nf_types: dict[str
     return results, largest
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def arguments(doc: str) -> argparse.ArgumentParser:
+    """The options of a flow-table bench."""
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seconds", type=float, default=3.0, help="length of one run")
     ap.add_argument("--rounds", type=int, default=3, help="alternating rounds per cell")
     ap.add_argument("--core", type=int, default=1, help="the lcore every chain runs on")
     ap.add_argument("--flows", default="10000,1000000", help="flow counts, comma-separated")
     ap.add_argument("--json", metavar="FILE", help="also write the results as JSON")
-    args = ap.parse_args(argv)
+    return ap
+
+
+def report(results: list[dict], memory: dict[str, float], memory_line: Callable[[str, float], str],
+           args: argparse.Namespace, note: str = "", first_pass: bool = False) -> None:
+    """The results table, then each NF's memory per flow (a line from `memory_line`),
+    and the JSON file if asked for."""
+    header = ["traffic", "flows", "nf", "forward", "counter", "nf Mpps", "nf/forward", "nf/counter",
+              "nf cyc/pkt"] + (["first pass cyc/pkt"] if first_pass else [])
+    harness.print_table(
+        header,
+        [[r["traffic"], f"{r['flows']:,}", r["nf"], r["forward_mpps"], r["counter_mpps"], r["mpps"],
+          r["ratio"], r["ratio_to_counter"], r["cycles"]] + ([r["first_pass_cycles"]] if first_pass else [])
+         for r in results],
+        f"(Mpps, medians of {args.rounds} alternating runs of {args.seconds:g} s on lcore {args.core}; "
+        f"tables of twice the flows, rounded up to a power of two{note})")
+    print()
+    for name, per_flow in memory.items():
+        print(memory_line(name, per_flow))
+    if args.json:
+        Path(args.json).write_text(json.dumps({"runs": results, "memory_per_flow": memory}, indent=1) + "\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = arguments(__doc__).parse_args(argv)
     counts = [int(x) for x in args.flows.split(",")]
 
     with tempfile.TemporaryDirectory(prefix="chainc-bench-flows-") as d:
@@ -169,18 +195,9 @@ def main(argv: list[str] | None = None) -> int:
             lambda flows: pcaps(tmp, flows), NF_TYPES, args)
         memory = memory_per_flow(tmp, largest["udp64"], args.core)
 
-    harness.print_table(
-        ["traffic", "flows", "nf", "forward", "counter", "nf Mpps", "nf/forward", "nf/counter", "nf cyc/pkt"],
-        [[r["traffic"], f"{r['flows']:,}", r["nf"], r["forward_mpps"], r["counter_mpps"], r["mpps"],
-          r["ratio"], r["ratio_to_counter"], r["cycles"]] for r in results],
-        f"(Mpps, medians of {args.rounds} alternating runs of {args.seconds:g} s on lcore {args.core}; "
-        f"tables of twice the flows, rounded up to a power of two)")
-    print()
-    for name, per_flow in memory.items():
-        print(f"memory per flow, {NF_TYPES[name]}: {per_flow:.0f} bytes (peak RSS with "
-              f"{max(counts):,} flows tracked, less that with a 1,024-entry table)")
-    if args.json:
-        Path(args.json).write_text(json.dumps({"runs": results, "memory_per_flow": memory}, indent=1) + "\n")
+    report(results, memory, lambda name, per_flow: (
+        f"memory per flow, {NF_TYPES[name]}: {per_flow:.0f} bytes (peak RSS with "
+        f"{max(counts):,} flows tracked, less that with a 1,024-entry table)"), args)
     return 0
 
 

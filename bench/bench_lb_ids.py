@@ -39,9 +39,7 @@ measured over the largest imix file, per TCP connection.)
 
 from __future__ import annotations
 
-import argparse
 import ipaddress
-import json
 import random
 import string
 import sys
@@ -53,7 +51,7 @@ REPO = HERE.parent
 sys.path.insert(0, str(REPO))
 
 from bench import harness, traffic  # noqa: E402
-from bench.bench_flows import sweep, table_for  # noqa: E402
+from bench.bench_flows import arguments, report, sweep, table_for  # noqa: E402
 
 VIP = "203.0.113.10"
 BACKENDS = [f"10.0.1.{i}" for i in range(1, 9)]
@@ -145,14 +143,9 @@ def tcp_flows(path: Path) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--seconds", type=float, default=3.0, help="length of one run")
-    ap.add_argument("--rounds", type=int, default=3, help="alternating rounds per cell")
-    ap.add_argument("--core", type=int, default=1, help="the lcore every chain runs on")
-    ap.add_argument("--flows", default="10000,1000000", help="flow counts, comma-separated")
+    ap = arguments(__doc__)
     ap.add_argument("--signatures", type=int, default=200,
                     help="generated IDS signatures besides the shipped web rules")
-    ap.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     args = ap.parse_args(argv)
     counts = [int(x) for x in args.flows.split(",")]
 
@@ -163,21 +156,13 @@ def main(argv: list[str] | None = None) -> int:
                                  lambda flows: pcaps(tmp, flows), NF_TYPES, args, first_pass=True)
         memory = memory_per_flow(tmp, largest, rules, args.core)
 
-    harness.print_table(
-        ["traffic", "flows", "nf", "forward", "counter", "nf Mpps", "nf/forward", "nf/counter",
-         "nf cyc/pkt", "first pass cyc/pkt"],
-        [[r["traffic"], f"{r['flows']:,}", r["nf"], r["forward_mpps"], r["counter_mpps"], r["mpps"],
-          r["ratio"], r["ratio_to_counter"], r["cycles"], r["first_pass_cycles"]] for r in results],
-        f"(Mpps, medians of {args.rounds} alternating runs of {args.seconds:g} s on lcore {args.core}; "
-        f"tables of twice the flows, rounded up to a power of two; IDS: {len(web_rules())} "
-        f"web rules + {args.signatures} generated signatures)")
-    print()
-    for name, per_flow in memory.items():
+    def memory_line(name: str, per_flow: float) -> str:
         what = "flow" if name == "loadbalancer" else "TCP connection"
-        print(f"memory per {what}, {NF_TYPES[name]}: {per_flow:.0f} bytes (peak RSS with "
-              f"{max(counts):,} flows, less that with a 1,024-entry table)")
-    if args.json:
-        Path(args.json).write_text(json.dumps({"runs": results, "memory_per_flow": memory}, indent=1) + "\n")
+        return (f"memory per {what}, {NF_TYPES[name]}: {per_flow:.0f} bytes (peak RSS with "
+                f"{max(counts):,} flows, less that with a 1,024-entry table)")
+
+    report(results, memory, memory_line, args,
+           f"; IDS: {len(web_rules())} web rules + {args.signatures} generated signatures", first_pass=True)
     return 0
 
 
