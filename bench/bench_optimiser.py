@@ -108,8 +108,12 @@ def run_cell(cell: Cell, seconds: float, tmp: Path) -> tuple[float, dict]:
 
 
 def alternate_runs(cells: list[Cell], rounds: int, seconds: float, tmp: Path) -> dict[str, list[dict]]:
-    """Each round runs every cell once; each cell's runs' statistics."""
+    """Each round runs every cell once; each cell's runs' statistics. Every binary
+    runs once unmeasured first: the first run of a fresh binary was 7-21% slower
+    than the later ones (page cache, first faults) in 3 of 3 cases."""
     out: dict[str, list[dict]] = {c.name: [] for c in cells}
+    for binary in {c.binary: c for c in cells}.values():
+        run_cell(binary, seconds, tmp)
     for _ in range(rounds):
         for c in cells:
             out[c.name].append(run_cell(c, seconds, tmp)[1])
@@ -156,13 +160,10 @@ def predict(args, tmp: Path) -> None:
         except CodegenError as exc:
             print(f"  {path.name}: skipped: {exc}", file=sys.stderr)
             continue
-        # The first run of a fresh binary was 10-20% slower than the later ones
-        # (page cache, first faults): warm up first. Single runs then spread by
-        # 15-30% here, within a run too, so the profile is measured like
-        # `chainc profile --runs`: the median of several one-core runs, taken in
-        # the same rounds as the measured cells so that the machine's drift hits
-        # both alike.
-        run_cell(one, args.seconds, tmp)
+        # Single runs spread by 15-30% here, within a run too, so the profile is
+        # measured like `chainc profile --runs`: the median of several one-core
+        # runs, taken in the same rounds as the measured cells so that the
+        # machine's drift hits both alike.
         profiling = Cell("profile", one.graph, one.plan, one.binary, one.inputs)
         runs = alternate_runs([profiling, one, many], args.rounds, args.seconds, tmp)
         profile = from_runs(runs["profile"])
@@ -189,6 +190,8 @@ def passes(args, tmp: Path) -> None:
     checks += [(p, "merge-classifiers") for p in native_examples()]
     checks += [(PASS_CHAINS["merge-classifiers"], "merge-classifiers")]
     for path, name in checks:
+        if args.chains and path.stem not in args.chains:
+            continue
         graph = load_chain(str(path)).graph
         with_it = optimise(graph, PlanOptions(core))
         without = optimise(graph, PlanOptions(core, disabled=frozenset({name})))
@@ -201,9 +204,11 @@ def passes(args, tmp: Path) -> None:
             continue
         mpps = alternate(cells, args.rounds, args.seconds, tmp)
         w, wo = statistics.median(mpps["with"]), statistics.median(mpps["without"])
-        rows.append([name, path.stem, w, wo, w / wo if wo else 0.0])
+        rows.append([name, path.stem, w, wo, w / wo if wo else 0.0,
+                     " ".join(f"{v:.2f}" for v in mpps["with"]), " ".join(f"{v:.2f}" for v in mpps["without"])])
     print("\npasses: one core, each pass on and off (only chains it changes)")
-    harness.print_table(["pass", "chain", "with Mpps", "without Mpps", "with/without"], rows,
+    harness.print_table(["pass", "chain", "with Mpps", "without Mpps", "with/without", "runs with",
+                         "runs without"], rows,
                         f"(medians of {args.rounds} alternating runs of {args.seconds:g} s)")
 
 
@@ -245,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rounds", type=int, default=3, help="alternating rounds per cell")
     ap.add_argument("--only", default="scaling,predict,passes", help="comma-separated parts to run")
     ap.add_argument("--calibrate", action="store_true", help="measure the framework costs instead")
-    ap.add_argument("--chains", default="", help="predict: only these examples (comma-separated names)")
+    ap.add_argument("--chains", default="", help="predict, passes: only these chains (comma-separated names)")
     ap.add_argument("--copies", type=int, default=8, help="the sample capture repeated this many times")
     args = ap.parse_args(argv)
     args.cores = default_cores()
