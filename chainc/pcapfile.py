@@ -91,6 +91,7 @@ class PcapReader:
             raise
         self._rec = struct.Struct(self.header.byte_order + "IIII")
         self._index = 0
+        self._size = os.fstat(self._f.fileno()).st_size  # for skip's truncation check
 
     def __enter__(self) -> "PcapReader":
         return self
@@ -137,10 +138,9 @@ class PcapReader:
             return False
         incl = hdr[2]
         here = self._f.tell()
-        end = self._f.seek(0, os.SEEK_END)
-        if here + incl > end:
+        if here + incl > self._size:
             raise PcapError(f"{self.path}: record {self._index} is truncated "
-                            f"({end - here} of {incl} bytes of packet data)")
+                            f"({self._size - here} of {incl} bytes of packet data)")
         self._f.seek(here + incl)
         self._index += 1
         return True
