@@ -120,10 +120,14 @@ def alternate_runs(cells: list[Cell], rounds: int, seconds: float, tmp: Path) ->
     return out
 
 
+def rates(runs: dict[str, list[dict]]) -> dict[str, list[float]]:
+    """Each cell's Mpps, run by run."""
+    return {name: [run_mpps(s) for s in cell_runs] for name, cell_runs in runs.items()}
+
+
 def alternate(cells: list[Cell], rounds: int, seconds: float, tmp: Path) -> dict[str, list[float]]:
     """Each cell's Mpps in `rounds` alternating runs."""
-    return {name: [run_mpps(s) for s in runs]
-            for name, runs in alternate_runs(cells, rounds, seconds, tmp).items()}
+    return rates(alternate_runs(cells, rounds, seconds, tmp))
 
 
 def native_examples() -> list[Path]:
@@ -167,7 +171,7 @@ def predict(args, tmp: Path) -> None:
         profiling = Cell("profile", one.graph, one.plan, one.binary, one.inputs)
         runs = alternate_runs([profiling, one, many], args.rounds, args.seconds, tmp)
         profile = from_runs(runs["profile"])
-        mpps = {name: [run_mpps(r) for r in cell_runs] for name, cell_runs in runs.items()}
+        mpps = rates(runs)
         for cell in (one, many):
             profiled = optimise(cell.graph, PlanOptions(cell.plan.used_cpus, profile))
             measured = statistics.median(mpps[cell.name])

@@ -26,6 +26,7 @@ sys.path.insert(0, str(HERE.parent))
 from chainc.backends.dpdk import build as dpdk_build  # noqa: E402
 from chainc.backends.dpdk import runner  # noqa: E402
 from chainc.driver import load_chain  # noqa: E402
+from chainc.passes.profile import run_mpps  # noqa: E402
 from chainc.stats import cycles_per_packet  # noqa: E402
 
 FORWARD_CHAIN = HERE / "chains" / "forward.chain"
@@ -97,8 +98,7 @@ def _replay(built: Built, pcap: Path, core: int, tmp: Path, **limit) -> dict:
 def run_once(built: Built, pcap: Path, seconds: float, core: int, tmp: Path) -> tuple[float, dict]:
     """One run of `seconds`: Mpps received and the binary's statistics."""
     stats = _replay(built, pcap, core, tmp, duration=seconds)
-    received = sum(p["rx"] for p in stats["ports"])
-    return received / stats["elapsed_s"] / 1e6, stats
+    return run_mpps(stats), stats
 
 
 def one_pass(built: Built, pcap: Path, packets: int, core: int, tmp: Path) -> dict:
