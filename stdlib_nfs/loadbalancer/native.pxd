@@ -22,10 +22,10 @@
 # bytes of the fixed IP header and of the L4 header the metadata proved
 # readable (META_L4_OK, first segment) are touched.
 
-from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t, int32_t, int64_t
+from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t, int32_t
 from libc.stdio cimport FILE, fopen, fclose, fgets, fprintf, snprintf, sscanf
 from libc.stdlib cimport malloc, free
-from libc.string cimport memset, memcpy, strlen
+from libc.string cimport memset, memcpy
 from dpdk cimport rte_mbuf, rte_errno, chainc_mbuf_data, chainc_now_ns
 from meta cimport (pkt_meta, META_L3_IPV4, META_L3_IPV6, META_L4_OK, META_FRAG,
                    meta_be16, meta_be64)

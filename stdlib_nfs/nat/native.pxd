@@ -22,7 +22,7 @@
 
 cimport cython
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t, int32_t
-from libc.string cimport memcpy, memset
+from libc.string cimport memcpy
 from dpdk cimport rte_mbuf, chainc_mbuf_data, chainc_now_ns
 from flowtable cimport (rte_hash, rte_hash_crc, rte_hash_function, rte_hash_set_cmp_func, rte_hash_hash,
                         rte_hash_lookup_with_hash, rte_hash_add_key_with_hash, rte_hash_del_key,
